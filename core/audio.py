@@ -1,0 +1,265 @@
+"""Audio input: decode any common file to mono float32 at a chosen rate, and cut it into windows.
+
+Every file format goes through libsndfile (via :mod:`soundfile`): wav, flac, ogg/vorbis, mp3
+(libsndfile >= 1.1), aiff and au. No ffmpeg is needed. Resampling uses soxr, as librosa does.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from core.config import (
+    AUDIO_EXTENSIONS,
+    MAX_DURATION_S,
+    MIN_DURATION_S,
+    SEGMENT_SECONDS,
+    SILENCE_PEAK,
+)
+from core.errors import AudioError, ParameterError
+
+AudioSource = str | Path | bytes | BinaryIO
+
+
+def describe_source(source: AudioSource, name: str | None = None) -> str:
+    """A short human name for an audio source, used in error messages."""
+    if name:
+        return name
+    if isinstance(source, str | Path):
+        return Path(source).name
+    return "the uploaded audio"
+
+
+def check_extension(name: str) -> None:
+    """Raise :class:`AudioError` unless ``name`` ends in an extension GenreLab reads.
+
+    Raises
+    ------
+    AudioError
+        With ``reason="unsupported"``, listing the supported extensions.
+    """
+    suffix = Path(name).suffix.lower()
+    if suffix not in AUDIO_EXTENSIONS:
+        supported = ", ".join(ext.lstrip(".") for ext in AUDIO_EXTENSIONS)
+        shown = suffix or "no extension"
+        raise AudioError(
+            f"{name}: unsupported file type ({shown}); GenreLab reads {supported}.",
+            reason="unsupported",
+        )
+
+
+def load_audio(
+    source: AudioSource,
+    *,
+    sr: int,
+    offset: float = 0.0,
+    duration: float | None = None,
+    min_duration: float = MIN_DURATION_S,
+    max_duration: float | None = MAX_DURATION_S,
+    name: str | None = None,
+) -> np.ndarray:
+    """Decode audio to a mono float32 waveform in [-1, 1] at ``sr`` Hz.
+
+    Parameters
+    ----------
+    source : str, Path, bytes or binary file object
+        A file path, the file's bytes, or an open binary file.
+    sr : int > 0
+        Target sample rate in Hz. Audio at another rate is resampled with soxr (high quality).
+    offset : float >= 0
+        Start reading this many seconds into the file.
+    duration : float > 0 or None
+        Read at most this many seconds (None: to the end).
+    min_duration : float >= 0
+        Refuse audio shorter than this many seconds (after ``offset``/``duration``).
+    max_duration : float or None
+        Refuse audio whose decoded span would exceed this many seconds, before decoding it.
+    name : str or None
+        Name used in error messages (defaults to the file name).
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        Mono waveform; channels are averaged.
+
+    Raises
+    ------
+    AudioError
+        The source is not audio, is corrupt or empty, holds NaN/inf samples, is silent, or is
+        shorter than ``min_duration`` / longer than ``max_duration``. ``reason`` says which.
+    ParameterError
+        ``sr``, ``offset`` or ``duration`` is out of range.
+    """
+    if sr <= 0:
+        raise ParameterError(f"sr must be a positive sample rate in Hz, got {sr!r}")
+    if offset < 0:
+        raise ParameterError(f"offset must be >= 0 seconds, got {offset!r}")
+    if duration is not None and duration <= 0:
+        raise ParameterError(f"duration must be > 0 seconds or None, got {duration!r}")
+
+    label = describe_source(source, name)
+    if isinstance(source, str | Path):
+        check_extension(str(source))
+        path = Path(source)
+        if not path.is_file():
+            raise AudioError(f"{label}: no such file.", reason="missing")
+        if path.stat().st_size == 0:
+            raise AudioError(f"{label}: the file is empty (0 bytes).", reason="empty")
+        handle: str | BinaryIO = str(path)
+    elif isinstance(source, bytes | bytearray | memoryview):
+        if len(source) == 0:
+            raise AudioError(f"{label}: the file is empty (0 bytes).", reason="empty")
+        handle = io.BytesIO(bytes(source))
+    else:
+        handle = source
+
+    native_sr, data = _decode(handle, label, offset, duration, max_duration)
+    if data.shape[0] == 0:
+        raise AudioError(f"{label}: the file holds no audio samples.", reason="empty")
+    if not np.isfinite(data).all():
+        raise AudioError(
+            f"{label}: the audio contains NaN or infinite sample values.", reason="non-finite"
+        )
+    y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if native_sr != sr:
+        y = soxr.resample(y, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
+    y = np.clip(y, -1.0, 1.0, out=y if y.flags.writeable else None)
+    seconds = y.shape[0] / sr
+    if seconds < min_duration:
+        raise AudioError(
+            f"{label}: {seconds:.2f} s of audio is shorter than the minimum of {min_duration:g} s.",
+            reason="too-short",
+        )
+    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+        raise AudioError(f"{label}: the audio is silent.", reason="silent")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _decode(
+    handle: str | BinaryIO,
+    label: str,
+    offset: float,
+    duration: float | None,
+    max_duration: float | None,
+) -> tuple[int, np.ndarray]:
+    """Decode the requested span with libsndfile; map its errors to :class:`AudioError`."""
+    try:
+        with sf.SoundFile(handle) as f:
+            native_sr = int(f.samplerate)
+            total = int(f.frames)
+            start = min(round(offset * native_sr), total)
+            frames = total - start
+            if duration is not None:
+                frames = min(frames, round(duration * native_sr))
+            if max_duration is not None and frames > max_duration * native_sr:
+                raise AudioError(
+                    f"{label}: {frames / native_sr / 60:.1f} minutes of audio is longer than the "
+                    f"limit of {max_duration / 60:g} minutes; pass a shorter duration or raise "
+                    "the limit.",
+                    reason="too-long",
+                )
+            if start:
+                f.seek(start)
+            data = f.read(frames, dtype="float32", always_2d=True)
+    except AudioError:
+        raise
+    except sf.LibsndfileError as exc:
+        text = str(exc).lower()
+        if "format not recognised" in text or "unknown format" in text:
+            raise AudioError(
+                f"{label}: not an audio file GenreLab can read (unrecognised format).",
+                reason="not-audio",
+            ) from None
+        raise AudioError(f"{label}: the audio file is corrupt or truncated ({exc}).",
+                         reason="corrupt") from None
+    except (RuntimeError, ValueError, EOFError, OSError) as exc:
+        raise AudioError(f"{label}: the audio file is corrupt or truncated ({exc}).",
+                         reason="corrupt") from None
+    return native_sr, data
+
+
+def segment_bounds(
+    n_samples: int,
+    *,
+    sr: int,
+    segment_seconds: float = SEGMENT_SECONDS,
+    hop_seconds: float | None = None,
+    min_tail: float = 0.5,
+) -> np.ndarray:
+    """Start and stop samples of the fixed-length analysis windows of a signal.
+
+    Policy
+    ------
+    - Windows of ``segment_seconds`` start at 0 and every ``hop_seconds`` (default: no overlap).
+    - Tail: if at least ``min_tail`` of a window is left after the last full window, one more
+      window is added, aligned to the end of the signal (it overlaps its neighbour). A shorter
+      tail is dropped.
+    - A signal shorter than one window gives one window ``(0, n_samples)``, shorter than the
+      window length; :func:`segment_audio` zero-pads it.
+
+    Parameters
+    ----------
+    n_samples : int > 0
+        Length of the signal in samples.
+    sr : int > 0
+        Sample rate in Hz.
+    segment_seconds : float > 0
+        Window length in seconds.
+    hop_seconds : float > 0 or None
+        Distance between window starts in seconds (None: ``segment_seconds``).
+    min_tail : float in [0, 1]
+        Fraction of a window the leftover tail must reach to get a window of its own.
+
+    Returns
+    -------
+    bounds : np.ndarray [shape=(n_windows, 2), dtype=int64]
+        ``[start, stop)`` sample indices of each window.
+    """
+    if segment_seconds <= 0:
+        raise ParameterError(f"segment_seconds must be > 0, got {segment_seconds!r}")
+    hop_seconds = segment_seconds if hop_seconds is None else hop_seconds
+    if hop_seconds <= 0:
+        raise ParameterError(f"hop_seconds must be > 0, got {hop_seconds!r}")
+    if not 0.0 <= min_tail <= 1.0:
+        raise ParameterError(f"min_tail must be in [0, 1], got {min_tail!r}")
+    if n_samples <= 0:
+        raise ParameterError(f"n_samples must be > 0, got {n_samples!r}")
+    length = max(1, round(segment_seconds * sr))
+    hop = max(1, round(hop_seconds * sr))
+    if n_samples <= length:
+        return np.array([[0, n_samples]], dtype=np.int64)
+    starts = np.arange(0, n_samples - length + 1, hop, dtype=np.int64)
+    last_stop = int(starts[-1]) + length
+    if n_samples - last_stop >= min_tail * length and n_samples - last_stop > 0:
+        starts = np.append(starts, n_samples - length)
+    return np.stack([starts, starts + length], axis=1)
+
+
+def segment_audio(
+    y: np.ndarray,
+    *,
+    sr: int,
+    segment_seconds: float = SEGMENT_SECONDS,
+    hop_seconds: float | None = None,
+    min_tail: float = 0.5,
+) -> np.ndarray:
+    """Cut a waveform into fixed-length windows (see :func:`segment_bounds` for the policy).
+
+    Returns
+    -------
+    segments : np.ndarray [shape=(n_windows, round(segment_seconds * sr)), dtype=float32]
+        A signal shorter than one window is zero-padded at the end to the window length.
+    """
+    bounds = segment_bounds(
+        len(y), sr=sr, segment_seconds=segment_seconds, hop_seconds=hop_seconds, min_tail=min_tail
+    )
+    length = max(1, round(segment_seconds * sr))
+    out = np.zeros((len(bounds), length), dtype=np.float32)
+    for row, (start, stop) in zip(out, bounds, strict=True):
+        row[: stop - start] = y[start:stop]
+    return out

@@ -1,0 +1,41 @@
+"""Dataset loaders. Each returns a :class:`Dataset` whose manifest follows one contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.datasets.fma import load_fma
+from core.datasets.folders import load_folders
+from core.datasets.gtzan import load_gtzan
+from core.datasets.kaggle import load_feature_table, track_id_of
+from core.datasets.manifest import MANIFEST_COLUMNS, Dataset
+from core.errors import ParameterError
+
+LAYOUTS: dict[str, str] = {
+    "gtzan": "GTZAN folders: <root>/<genre>/<genre>.NNNNN.wav",
+    "fma": "FMA: fma_metadata/tracks.csv + fma_small|medium/NNN/NNNNNN.mp3",
+    "folders": "any folder per genre: <root>/<genre>/**/*.wav|mp3|flac|...",
+    "features-csv": "a Kaggle-style feature table (features_30_sec.csv / features_3_sec.csv)",
+}
+
+
+def load_dataset(path: str | Path, layout: str) -> Dataset:
+    """Load a dataset of the given layout (one of :data:`LAYOUTS`)."""
+    loaders = {"gtzan": load_gtzan, "fma": load_fma, "folders": load_folders,
+               "features-csv": load_feature_table}
+    if layout not in loaders:
+        raise ParameterError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    return loaders[layout](path)
+
+
+__all__ = [
+    "LAYOUTS",
+    "MANIFEST_COLUMNS",
+    "Dataset",
+    "load_dataset",
+    "load_feature_table",
+    "load_fma",
+    "load_folders",
+    "load_gtzan",
+    "track_id_of",
+]

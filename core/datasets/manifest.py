@@ -1,0 +1,100 @@
+"""The manifest contract every dataset loader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.errors import DatasetError
+
+#: Columns of every manifest. ``path`` is the audio file ("" where only features exist);
+#: ``group`` is the unit that must never straddle a split: the artist where known, else the track.
+MANIFEST_COLUMNS: tuple[str, ...] = ("path", "label", "track_id", "artist", "group", "subset")
+
+
+@dataclass
+class Dataset:
+    """A labelled collection of tracks.
+
+    Attributes
+    ----------
+    name : str
+        Human-readable name ("GTZAN", "FMA small", a folder name...).
+    layout : str
+        The layout it was read with (``gtzan``, ``fma``, ``folders``, ``features-csv``).
+    manifest : pd.DataFrame
+        One row per track (or per segment row of a feature table), :data:`MANIFEST_COLUMNS`.
+    genres : list of str
+        Sorted label names; class index ``i`` is ``genres[i]``.
+    features : np.ndarray or None
+        Precomputed summary features, one row per manifest row (feature tables only).
+    warnings : list of str
+        What the loader skipped and why.
+    """
+
+    name: str
+    layout: str
+    manifest: pd.DataFrame
+    genres: list[str]
+    features: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Integer class of each row, indexing :attr:`genres`."""
+        return self.manifest["label"].map({g: i for i, g in enumerate(self.genres)}).to_numpy()
+
+    def subset(self, rows: np.ndarray) -> Dataset:
+        """A dataset of the given row indices (genres unchanged)."""
+        return Dataset(
+            name=self.name,
+            layout=self.layout,
+            manifest=self.manifest.iloc[rows].reset_index(drop=True),
+            genres=list(self.genres),
+            features=None if self.features is None else self.features[rows],
+            warnings=list(self.warnings),
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Tracks and groups per genre."""
+        m = self.manifest
+        return (
+            m.groupby("label")
+            .agg(tracks=("track_id", "nunique"), rows=("track_id", "size"), groups=("group", "nunique"))
+            .reindex(self.genres)
+        )
+
+
+def make_manifest(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """Build a manifest from row dicts, filling ``artist``/``group``/``subset`` defaults."""
+    frame = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
+    frame["artist"] = frame["artist"].fillna("").astype(str)
+    frame["subset"] = frame["subset"].fillna("").astype(str)
+    frame["group"] = np.where(frame["artist"] != "", "artist:" + frame["artist"],
+                              "track:" + frame["track_id"].astype(str))
+    return frame
+
+
+def validate_dataset(dataset: Dataset, *, source: str) -> Dataset:
+    """Check the manifest contract; raise :class:`DatasetError` naming ``source`` if broken."""
+    m = dataset.manifest
+    missing = [c for c in MANIFEST_COLUMNS if c not in m.columns]
+    if missing:
+        raise DatasetError(f"{source}: manifest lacks columns {missing}")
+    if m.empty:
+        raise DatasetError(f"{source}: no tracks found")
+    if len(dataset.genres) < 2:
+        found = dataset.genres[0] if dataset.genres else "none"
+        raise DatasetError(
+            f"{source}: a genre classifier needs at least two genres with audio; found only "
+            f"{found!r}"
+        )
+    if dataset.features is not None and len(dataset.features) != len(m):
+        raise DatasetError(f"{source}: {len(dataset.features)} feature rows for {len(m)} tracks")
+    # One track belongs to one group: otherwise group-aware splits could not keep it whole.
+    per_track = m.groupby("track_id")["group"].nunique()
+    if (per_track > 1).any():
+        raise DatasetError(f"{source}: track {per_track.idxmax()!r} belongs to several groups")
+    return dataset

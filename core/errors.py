@@ -1,0 +1,40 @@
+"""GenreLab's exception tree.
+
+Every error a user can cause derives from :class:`GenreLabError`, so the CLI and the dashboard can
+catch one type and show its message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class GenreLabError(Exception):
+    """Root of every error GenreLab raises on purpose."""
+
+
+class ParameterError(GenreLabError, ValueError):
+    """A parameter has an invalid value (the message names the parameter and the value)."""
+
+
+class AudioError(GenreLabError):
+    """Audio could not be used: not audio, corrupt, empty, silent, too short or too long.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in words a user understands.
+    reason : str
+        A short machine-readable tag: ``"not-audio"``, ``"corrupt"``, ``"empty"``, ``"silent"``,
+        ``"too-short"``, ``"too-long"``, ``"non-finite"``, ``"unsupported"``.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class DatasetError(GenreLabError):
+    """A dataset folder or table is missing, empty or laid out differently than declared."""
+
+
+class ModelError(GenreLabError):
+    """A model is missing, corrupt, incompatible with the data, or could not be loaded."""

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.cli import main
+from core.features import SUMMARY_COLUMNS
+from tests.conftest import ROOT
+from tests.synth import genre_like, write
+
+
+def test_help_lists_subcommands():
+    out = subprocess.run([sys.executable, "-m", "core", "--help"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    for command in ("features", "dataset", "split", "extract", "cache"):
+        assert command in out
+
+
+def test_features_csv_has_kaggle_columns(tmp_path, capsys):
+    a = write(tmp_path / "a.wav", genre_like(1, 2.0), 22050)
+    b = write(tmp_path / "b b.flac", genre_like(2, 2.0), 22050)
+    assert main(["-q", "features", "--kind", "summary", "--format", "csv", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    table = pd.read_csv(__import__("io").StringIO(out))
+    assert list(table.columns) == ["filename", "length", *SUMMARY_COLUMNS]
+    assert table["filename"].tolist() == ["a.wav", "b b.flac"]
+    assert table["length"].tolist() == [44100, 44100]
+
+
+def test_features_per_segment_rows(tmp_path, capsys):
+    a = write(tmp_path / "song.wav", genre_like(1, 7.0), 22050)
+    assert main(["-q", "features", "--segment", "3", str(a)]) == 0
+    table = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert table["filename"].tolist() == ["song.0.wav", "song.1.wav"]
+
+
+def test_features_npz(tmp_path):
+    a = write(tmp_path / "a.wav", genre_like(1, 4.0), 22050)
+    out = tmp_path / "f.npz"
+    assert main(["-q", "features", "--kind", "logmel", "--segment", "3", "--format", "npz",
+                 "-o", str(out), str(a)]) == 0
+    with np.load(out) as data:
+        assert data["0:a.wav"].shape == (1, 128, 130)
+
+
+def test_errors_exit_nonzero_with_one_line(tmp_path):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("hello")
+    proc = subprocess.run([sys.executable, "-m", "core", "features", str(bad)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: notes.wav: not an audio file GenreLab can read (unrecognised format)."]
+    proc = subprocess.run([sys.executable, "-m", "core", "dataset", "--data", str(tmp_path / "x"),
+                           "--layout", "gtzan"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: GTZAN folder not found")
+    assert "Traceback" not in proc.stderr
+
+
+def test_csv_for_sequences_is_refused(tmp_path, capsys):
+    a = write(tmp_path / "a.wav", genre_like(1, 2.0), 22050)
+    assert main(["features", "--kind", "logmel", "--format", "csv", str(a)]) == 1
+    assert "use --format npz" in capsys.readouterr().err
+
+
+def test_dataset_split_extract_and_cache(tmp_path, capsys):
+    for g in ("rock", "jazz"):
+        for i in range(5):
+            write(tmp_path / "d" / g / f"{i}.wav", genre_like(i + (g == "rock"), 1.0, seed=i), 22050)
+    data = ["--data", str(tmp_path / "d"), "--layout", "folders"]
+    assert main(["dataset", *data]) == 0
+    assert "10 tracks, 2 genres" in capsys.readouterr().out
+    assert main(["split", *data, "--split", "random", "-o", str(tmp_path / "s.csv")]) == 0
+    split = pd.read_csv(tmp_path / "s.csv")
+    assert set(split["split"]) <= {"train", "valid", "test"} and len(split) == 10
+    assert main(["-q", "extract", *data, "--jobs", "1"]) == 0
+    assert "10 files" in capsys.readouterr().out
+    assert main(["-q", "extract", *data, "--jobs", "1"]) == 0
+    assert "10 from cache" in capsys.readouterr().out
+    assert main(["cache", "clear"]) == 0
+    assert "removed 10" in capsys.readouterr().out
+
+
+@pytest.mark.shared
+def test_split_on_the_real_table(shared_dir, capsys):
+    table = str(shared_dir / "data/gtzan/features_30_sec.csv")
+    assert main(["split", "--data", table, "--layout", "features-csv",
+                 "--split", "fault-filtered"]) == 0
+    assert "train 443, valid 197, test 290" in capsys.readouterr().out

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.reference_features import reference_summary_features
+from core.audio import load_audio
+from core.errors import ParameterError
+from core.features import SUMMARY_COLUMNS, FeatureParams, compute_features
+from core.features.summary import summary_features
+from tests.synth import clicks, genre_like, noise, tone
+
+KAGGLE_HEAD = ["chroma_stft_mean", "chroma_stft_var", "rms_mean", "rms_var"]
+
+
+def test_columns_are_the_kaggle_57_in_order():
+    assert len(SUMMARY_COLUMNS) == 57
+    assert list(SUMMARY_COLUMNS[:4]) == KAGGLE_HEAD
+    assert SUMMARY_COLUMNS[16] == "tempo"
+    assert SUMMARY_COLUMNS[-2:] == ("mfcc20_mean", "mfcc20_var")
+
+
+def test_summary_features_mean_what_they_say():
+    sr = 22050
+    low, high = summary_features(tone(300, 3), sr=sr), summary_features(tone(3000, 3), sr=sr)
+    col = {name: i for i, name in enumerate(SUMMARY_COLUMNS)}
+    assert low[col["spectral_centroid_mean"]] == pytest.approx(300, rel=0.1)
+    assert high[col["spectral_centroid_mean"]] == pytest.approx(3000, rel=0.1)
+    assert high[col["zero_crossing_rate_mean"]] > 5 * low[col["zero_crossing_rate_mean"]]
+    assert low[col["rms_mean"]] == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+    # A steady tone is harmonic, a click track percussive.
+    steady = summary_features(tone(440, 4), sr=sr)
+    beats = summary_features(clicks(120, 8), sr=sr)
+    assert steady[col["harmony_var"]] > 10 * steady[col["perceptr_var"]]
+    assert beats[col["perceptr_var"]] > beats[col["harmony_var"]]
+
+
+@pytest.mark.parametrize("bpm", [100.0, 120.0, 140.0])
+def test_tempo_of_a_click_track(bpm):
+    tempo = summary_features(clicks(bpm, 12), sr=22050)[SUMMARY_COLUMNS.index("tempo")]
+    ratio = tempo / bpm
+    assert min(abs(ratio - r) for r in (0.5, 1.0, 2.0)) < 0.05
+
+
+def test_fast_extractor_matches_the_per_feature_librosa_recipe():
+    y = genre_like(3, seconds=6.0)
+    fast, ref = summary_features(y, sr=22050), reference_summary_features(y, sr=22050)
+    tempo = SUMMARY_COLUMNS.index("tempo")
+    others = np.arange(57) != tempo
+    np.testing.assert_allclose(fast[others], ref[others], rtol=0.02, atol=1e-4)
+    assert min(abs(fast[tempo] / ref[tempo] - r) for r in (0.5, 1.0, 2.0)) < 0.05
+
+
+@pytest.mark.shared
+def test_matches_the_kaggle_table_on_real_gtzan_clips(shared_dir):
+    """Every column within 5% of its std over the 1000-track table (tempo may be x2 or /2)."""
+    table = pd.read_csv(shared_dir / "data/gtzan/features_30_sec.csv")
+    std = table[list(SUMMARY_COLUMNS)].std().to_numpy()
+    clips = sorted((shared_dir / "data/gtzan/clips").glob("*.wav"))
+    assert len(clips) == 5
+    tempo = SUMMARY_COLUMNS.index("tempo")
+    for clip in clips:
+        row = table[table["filename"] == clip.name].iloc[0]
+        y = load_audio(clip, sr=22050)
+        assert len(y) == row["length"]
+        ours = summary_features(y, sr=22050)
+        expected = row[list(SUMMARY_COLUMNS)].to_numpy(dtype=float)
+        deviation = np.abs(ours - expected) / std
+        tempo_dev = min(abs(ours[tempo] * f - expected[tempo]) for f in (0.5, 1.0, 2.0))
+        deviation[tempo] = tempo_dev / std[tempo]
+        worst = int(np.argmax(deviation))
+        assert deviation.max() < 0.05, (
+            f"{clip.name}: {SUMMARY_COLUMNS[worst]} = {ours[worst]:.6g}, table "
+            f"{expected[worst]:.6g} ({deviation[worst]:.3f} std)")
+
+
+def test_logmel_and_mfcc_shapes_per_segment():
+    y = noise(7.0)
+    mel = compute_features(y, FeatureParams(kind="logmel", segment_seconds=3.0))
+    assert mel.shape == (2, 128, 1 + 3 * 22050 // 512) and mel.dtype == np.float32
+    assert np.isfinite(mel).all()
+    assert mel.max() - mel.min() <= 80.0 + 1e-3
+    mfcc = compute_features(y, FeatureParams(kind="mfcc", n_mfcc=13, segment_seconds=3.0))
+    assert mfcc.shape == (2, 13, mel.shape[2])
+    summary = compute_features(y, FeatureParams(kind="summary", segment_seconds=3.0))
+    assert summary.shape == (2, 57)
+
+
+def test_short_track_is_one_padded_segment():
+    y = noise(1.0)
+    mel = compute_features(y, FeatureParams(kind="logmel", segment_seconds=3.0))
+    assert mel.shape[0] == 1 and mel.shape[2] == 1 + 3 * 22050 // 512
+    summary = compute_features(y, FeatureParams(kind="summary", segment_seconds=3.0))
+    np.testing.assert_allclose(summary[0], summary_features(y, sr=22050))
+
+
+def test_params_validate_and_round_trip():
+    params = FeatureParams(kind="logmel", n_mels=64, segment_seconds=3.0)
+    assert FeatureParams.from_dict(params.to_dict()) == params
+    assert params.cache_key() != FeatureParams(kind="logmel", n_mels=96).cache_key()
+    with pytest.raises(ParameterError, match="kind"):
+        FeatureParams(kind="chroma")  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="n_mels"):
+        FeatureParams(n_mels=0)
+    with pytest.raises(ParameterError, match="unknown"):
+        FeatureParams.from_dict({"kind": "summary", "colour": "red"})
