@@ -41,11 +41,15 @@ class FeatureCache:
     def features_dir(self) -> Path:
         return self.root / "features"
 
-    def _entry(self, digest: str, params: FeatureParams) -> Path:
-        return self.features_dir / params.cache_key() / f"{digest}.npz"
+    def _entry(self, digest: str, params: FeatureParams | str) -> Path:
+        key = params if isinstance(params, str) else params.cache_key()
+        return self.features_dir / key / f"{digest}.npz"
 
-    def get(self, digest: str, params: FeatureParams) -> tuple[np.ndarray, int] | None:
-        """The cached ``(features, n_samples)`` for this audio and parameters, or None."""
+    def get(self, digest: str, params: FeatureParams | str) -> tuple[np.ndarray, int] | None:
+        """The cached ``(features, n_samples)`` for this audio and parameters, or None.
+
+        ``params`` is a :class:`FeatureParams` or any stable string key (e.g. for embeddings).
+        """
         path = self._entry(digest, params)
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -53,7 +57,9 @@ class FeatureCache:
         except (FileNotFoundError, OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
             return None
 
-    def put(self, digest: str, params: FeatureParams, features: np.ndarray, n_samples: int) -> None:
+    def put(
+        self, digest: str, params: FeatureParams | str, features: np.ndarray, n_samples: int
+    ) -> None:
         """Store features atomically."""
         with atomic_path(self._entry(digest, params), suffix=".npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, features=features, n_samples=np.int64(n_samples))

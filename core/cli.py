@@ -195,13 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("info", "clear"))
     p.set_defaults(func=cmd_cache)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    from core.cli_models import register
+
+    register(sub)
     return parser
 
 
-#: Hooks that add more subcommands (the model commands register here).
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -58,6 +58,8 @@ def load_feature_table(path: str | Path) -> Dataset:
     ]
     manifest = make_manifest(rows)
     manifest["filename"] = table["filename"].to_numpy()
+    if "length" in table.columns:
+        manifest["length"] = table["length"].to_numpy()
     features = table[list(SUMMARY_COLUMNS)].to_numpy(dtype=np.float64)
     dataset = Dataset(name=path.stem, layout="features-csv", manifest=manifest,
                       genres=sorted(manifest["label"].unique()), features=features)

@@ -44,7 +44,8 @@ class Dataset:
     @property
     def labels(self) -> np.ndarray:
         """Integer class of each row, indexing :attr:`genres`."""
-        return self.manifest["label"].map({g: i for i, g in enumerate(self.genres)}).to_numpy()
+        mapping = {g: i for i, g in enumerate(self.genres)}
+        return np.array([mapping[g] for g in self.manifest["label"]], dtype=np.int64)
 
     def subset(self, rows: np.ndarray) -> Dataset:
         """A dataset of the given row indices (genres unchanged)."""

@@ -1,0 +1,160 @@
+"""Model subcommands of the CLI: ``train``, ``evaluate``, ``predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.cache import FeatureCache
+from core.datasets import LAYOUTS, load_dataset
+from core.errors import GenreLabError, ModelError
+
+
+def _headline(metrics: dict[str, Any]) -> str:
+    parts = []
+    for level in ("segment", "track"):
+        if level in metrics:
+            m = metrics[level]
+            auc = m.get("roc_auc_ovr")
+            parts.append(f"{level}: acc {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}"
+                         + (f", ROC-AUC {auc:.3f}" if auc is not None else ""))
+    return "; ".join(parts)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.splits import make_split
+    from core.train import parse_families, train_family
+
+    families = parse_families(args.models)
+    dataset = load_dataset(args.data, args.layout)
+    split = make_split(dataset, args.split, seed=args.seed, fold=args.fold)
+    print(f"{dataset.name}: {len(dataset.manifest)} rows, {len(dataset.genres)} genres; split "
+          f"{split.name}: " + ", ".join(f"{k} {v}" for k, v in split.sizes().items()))
+    cache = None if args.no_cache else FeatureCache()
+    failed = 0
+    for family in families:
+        try:
+            model = train_family(family, dataset, split, Path(args.out) / family, seed=args.seed,
+                                 epochs=args.epochs, yamnet_handle=args.yamnet_handle,
+                                 cache=cache, n_jobs=args.jobs, verbose=not args.quiet)
+        except GenreLabError as exc:
+            failed += 1
+            print(f"error: {family}: {exc}", file=sys.stderr)
+            continue
+        print(f"{model.display_name} -> {Path(args.out) / family}: {_headline(model.metrics_)} "
+              f"({model.info_['epochs_run']} epochs, {model.info_['train_seconds']:.1f} s)")
+        if "zero_shot" in model.metrics_:
+            print(f"YAMNet zero-shot: {_headline(model.metrics_['zero_shot'])}")
+    return 1 if failed else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.predict import load_models
+    from core.splits import make_split
+    from core.train import evaluate_model
+
+    loaded = load_models(args.models, yamnet_handle=args.yamnet_handle)
+    if not loaded.models:
+        raise ModelError("; ".join(loaded.errors.values()) or f"no models in {args.models}")
+    dataset = load_dataset(args.data, args.layout)
+    rows = None
+    if args.split:
+        rows = make_split(dataset, args.split, seed=args.seed, fold=args.fold).test
+    report: dict[str, Any] = {"data": str(args.data), "split": args.split or "all",
+                              "models": {}, "errors": dict(loaded.errors)}
+    for name, model in loaded.models.items():
+        try:
+            report["models"][name] = evaluate_model(model, dataset, rows, cache=FeatureCache(),
+                                                    n_jobs=args.jobs)
+        except GenreLabError as exc:
+            report["errors"][name] = str(exc)
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        for name, metrics in report["models"].items():
+            print(f"{name}: {_headline(metrics)}")
+        for name, message in report["errors"].items():
+            print(f"error: {name}: {message}", file=sys.stderr)
+    return 1 if report["errors"] and not report["models"] else 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from core.predict import load_models, predict_audio
+
+    loaded = load_models(args.models, yamnet_handle=args.yamnet_handle)
+    for name, message in loaded.errors.items():
+        print(f"warning: model {name} unavailable: {message}", file=sys.stderr)
+    if not loaded.models:
+        raise ModelError("no usable models" + (f" in {args.models}" if args.models else ""))
+    results, failures = [], 0
+    for file in args.files:
+        try:
+            prediction = predict_audio(loaded.models, file)
+        except GenreLabError as exc:
+            failures += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        for name, message in prediction.errors.items():
+            print(f"warning: {name} failed on {Path(file).name}: {message}", file=sys.stderr)
+        results.append(prediction.to_dict(file))
+    if args.format == "json":
+        print(json.dumps(results if len(args.files) > 1 else (results[0] if results else []),
+                         indent=2))
+    else:
+        for result in results:
+            models = result["models"]
+            cells = [f"{n}={m['genre']} ({max(m['probabilities'].values()):.2f})"
+                     for n, m in models.items() if "genre" in m]
+            ens = result["ensemble"]
+            tail = f" | ensemble={ens['genre']}" if ens else ""
+            print(f"{Path(result['file']).name}: " + ", ".join(cells) + tail)
+    return 1 if failures else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from core.splits import SPLIT_STRATEGIES
+
+    def data_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", required=True, help="dataset folder or feature table")
+        p.add_argument("--layout", required=True, choices=list(LAYOUTS))
+
+    def split_args(p: argparse.ArgumentParser, default: str | None) -> None:
+        p.add_argument("--split", default=default, choices=list(SPLIT_STRATEGIES),
+                       help="; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items()))
+        p.add_argument("--fold", type=int, default=0)
+        p.add_argument("--seed", type=int, default=0)
+
+    def handle_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--yamnet-handle", default=None,
+                       help="YAMNet: TF Hub URL, SavedModel folder or .tflite file "
+                            "(default: $GENRELAB_YAMNET_HANDLE, else TF Hub YAMNet v1)")
+
+    p = sub.add_parser("train", help="train model families and print their held-out metrics")
+    data_args(p)
+    p.add_argument("--models", default="mlp,cnn,yamnet", help="comma-separated: mlp,cnn,yamnet")
+    split_args(p, "random")
+    handle_arg(p)
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default per family)")
+    p.add_argument("--jobs", "-j", type=int, default=0, help="feature worker processes")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--out", required=True, help="folder to write <family>/ model folders into")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate saved models on a dataset")
+    p.add_argument("--models", required=True, help="folder of model folders")
+    data_args(p)
+    split_args(p, None)
+    handle_arg(p)
+    p.add_argument("--jobs", "-j", type=int, default=0)
+    p.add_argument("--format", choices=("json", "table"), default="table")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify audio files with every model")
+    p.add_argument("--models", default=None, help="folder of model folders (default: bundled)")
+    handle_arg(p)
+    p.add_argument("--format", choices=("json", "table"), default="table")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_predict)

@@ -1,0 +1,331 @@
+"""The contract every model family honours, and the one place where training happens.
+
+A family says how to turn audio (or a dataset) into input rows and how to build its network;
+:class:`GenreModel` does the rest the same way for all: normalisation fitted on training rows
+only, early stopping on validation tracks, evaluation on held-out tracks (segment and track
+level), timing, and saving.
+
+Track-level rule: a track's probabilities are the mean of its segments' probabilities.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from core.audio import segment_bounds
+from core.cache import FeatureCache
+from core.datasets import Dataset
+from core.errors import ModelError
+from core.evaluation import evaluate_segments
+from core.splits import Split
+
+#: ``progress(fraction_done, message)``: how training reports where it is.
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class Rows:
+    """Model input rows of a dataset: one row per segment.
+
+    Attributes
+    ----------
+    X : np.ndarray [shape=(n_rows, ...)]
+    track : np.ndarray [shape=(n_rows,), dtype=int]
+        Manifest row (track) each input row came from.
+    errors : dict of int to str
+        Manifest rows whose audio failed, and why.
+    """
+
+    X: np.ndarray
+    track: np.ndarray
+    errors: dict[int, str]
+
+
+@dataclass
+class SegmentPrediction:
+    """What one model says about one waveform.
+
+    Attributes
+    ----------
+    genres : list of str
+    proba : np.ndarray [shape=(n_genres,)]
+        Track-level probabilities (mean over segments).
+    segment_proba : np.ndarray [shape=(n_segments, n_genres)]
+    segment_times : np.ndarray [shape=(n_segments, 2)]
+        Start and end of each segment in seconds.
+    seconds : float
+        Wall time of featurising and predicting.
+    """
+
+    genres: list[str]
+    proba: np.ndarray
+    segment_proba: np.ndarray
+    segment_times: np.ndarray
+    seconds: float
+
+    @property
+    def genre(self) -> str:
+        return self.genres[int(np.argmax(self.proba))]
+
+
+def segment_times(n_samples: int, sr: int, segment_seconds: float,
+                  hop_seconds: float | None = None) -> np.ndarray:
+    """Start/end seconds of the windows :func:`core.audio.segment_bounds` cuts."""
+    return segment_bounds(n_samples, sr=sr, segment_seconds=segment_seconds,
+                          hop_seconds=hop_seconds) / sr
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic ops."""
+    import keras
+    import tensorflow as tf
+
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+class GenreModel(ABC):
+    """Base of every model family.
+
+    Parameters
+    ----------
+    epochs : int
+        Maximum training epochs (early stopping on validation loss usually ends sooner).
+    batch_size : int
+    learning_rate : float
+        Adam's learning rate.
+    patience : int
+        Epochs without validation improvement before stopping (best weights are restored).
+    seed : int
+        Seeds everything that is random in training.
+    """
+
+    family: ClassVar[str]
+    display_name: ClassVar[str]
+    needs_audio: ClassVar[bool] = True
+
+    def __init__(self, *, epochs: int = 100, batch_size: int = 32, learning_rate: float = 1e-3,
+                 patience: int = 15, seed: int = 0) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.patience = patience
+        self.seed = seed
+        self.model_: Any = None
+        self.genres_: list[str] | None = None
+        self.history_: dict[str, list[float]] = {}
+        self.metrics_: dict[str, Any] = {}
+        self.info_: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- family hooks
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """Everything beyond the weights that decides the inputs (saved in metadata)."""
+
+    @abstractmethod
+    def featurize_dataset(self, dataset: Dataset, *, cache: FeatureCache | None, n_jobs: int,
+                          progress: bool) -> Rows:
+        """Input rows of every segment of every track of ``dataset``."""
+
+    @abstractmethod
+    def featurize_waveform(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        """Input rows of one waveform and the segments' start/end times in seconds."""
+
+    @abstractmethod
+    def build(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
+        """An uncompiled Keras model whose first layer after the input is a ``Normalization``
+        layer named ``normalize`` (adapted on training rows by :meth:`fit`)."""
+
+    def augment(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Training-time augmentation of a batch (default: none)."""
+        return X
+
+    def network_inputs(self, X: np.ndarray) -> np.ndarray:
+        """The part of a row the network sees (default: all of it)."""
+        return X
+
+    # ----------------------------------------------------------------- training
+    def fit(self, dataset: Dataset, split: Split, *, cache: FeatureCache | None = None,
+            n_jobs: int = 1, progress: Progress | None = None, verbose: bool = False
+            ) -> GenreModel:
+        """Train on ``split.train`` tracks, stop early on ``split.valid``, evaluate on ``split.test``.
+
+        Raises
+        ------
+        ModelError
+            The dataset has no audio for a family that needs it, or too little usable data.
+        """
+        import keras
+
+        if self.needs_audio and not dataset.manifest["path"].astype(bool).any():
+            raise ModelError(f"{self.display_name} needs audio; {dataset.name} has none "
+                             "(a feature table trains the MFCC-MLP only)")
+        report = progress or (lambda fraction, message: None)
+        report(0.0, f"{self.display_name}: computing inputs")
+        start = time.perf_counter()
+        rows = self.featurize_dataset(dataset, cache=cache, n_jobs=n_jobs, progress=verbose)
+        featurize_s = time.perf_counter() - start
+        labels = dataset.labels[rows.track]
+        sides = {name: np.isin(rows.track, getattr(split, name)) for name in ("train", "valid",
+                                                                                "test")}
+        if sides["train"].sum() < 2 or len(np.unique(labels[sides["train"]])) < 2:
+            raise ModelError(f"{self.display_name}: too little training data "
+                             f"({sides['train'].sum()} segments)")
+        set_seed(self.seed)
+        X = self.network_inputs(rows.X)
+        n_classes = len(dataset.genres)
+        model = self.build(X.shape[1:], n_classes)
+        model.get_layer("normalize").adapt(X[sides["train"]])
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        has_valid = bool(sides["valid"].any())
+        callbacks: list[Any] = [_ProgressCallback(report, self.display_name, self.epochs)]
+        if has_valid:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=self.patience, restore_best_weights=True))
+        train_data = _AugmentedBatches(
+            X[sides["train"]], labels[sides["train"]], self.batch_size, self, self.seed)
+        start = time.perf_counter()
+        history = model.fit(
+            train_data, epochs=self.epochs, verbose=0, callbacks=callbacks,
+            validation_data=(X[sides["valid"]], labels[sides["valid"]]) if has_valid else None,
+        )
+        train_s = time.perf_counter() - start
+        self.model_ = model
+        self.genres_ = list(dataset.genres)
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.metrics_ = {}
+        if sides["test"].any():
+            start = time.perf_counter()
+            proba = self.predict_rows(rows.X[sides["test"]])
+            infer_s = time.perf_counter() - start
+            self.metrics_ = evaluate_segments(proba, labels[sides["test"]],
+                                              rows.track[sides["test"]], self.genres_)
+            n_test_tracks = len(np.unique(rows.track[sides["test"]]))
+            self.metrics_["inference_ms_per_track"] = 1000 * infer_s / max(n_test_tracks, 1)
+        self.info_ = {
+            "dataset": {"name": dataset.name, "layout": dataset.layout},
+            "split": {"name": split.name, **{f"{k}_tracks": len(np.unique(rows.track[v]))
+                                             for k, v in sides.items()}},
+            "segments": {k: int(v.sum()) for k, v in sides.items()},
+            "skipped_tracks": len(rows.errors),
+            "featurize_seconds": featurize_s,
+            "train_seconds": train_s,
+            "epochs_run": len(self.history_.get("loss", [])),
+            "parameters": int(model.count_params()),
+        }
+        report(1.0, f"{self.display_name}: done")
+        return self
+
+    # ----------------------------------------------------------------- prediction
+    def _check_fitted(self) -> None:
+        if self.genres_ is None:
+            raise ModelError(f"{type(self).__name__} is not fitted; call fit() or load() first")
+
+    def predict_rows(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities of input rows, shape (n_rows, n_genres)."""
+        self._check_fitted()
+        return np.asarray(self.model_.predict(self.network_inputs(X), verbose=0,
+                                              batch_size=256), dtype=np.float64)
+
+    def predict_segments(self, y: np.ndarray, sr: int) -> SegmentPrediction:
+        """Segment-level and track-level probabilities of one waveform."""
+        self._check_fitted()
+        start = time.perf_counter()
+        X, times = self.featurize_waveform(y, sr)
+        proba = self.predict_rows(X)
+        return SegmentPrediction(list(self.genres_ or []), proba.mean(axis=0), proba, times,
+                                 time.perf_counter() - start)
+
+    def predict_proba(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Track-level probabilities of one waveform (mean of its segments'), shape (n_genres,)."""
+        return self.predict_segments(y, sr).proba
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, directory: str | os.PathLike[str]) -> None:
+        """Save atomically to ``directory`` (see :mod:`core.registry`)."""
+        from core.registry import save_model
+
+        save_model(self, directory)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> GenreModel:
+        """Load a saved model, checking that it is intact and compatible."""
+        from core.registry import load_model
+
+        model = load_model(directory)
+        if not isinstance(model, cls):
+            raise ModelError(f"{directory} holds a {model.family} model, not {cls.family}")
+        return model
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"epochs": self.epochs, "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate, "patience": self.patience, "seed": self.seed}
+
+
+class _ProgressCallback:
+    """Keras callback that forwards per-epoch progress to a :data:`Progress` function."""
+
+    def __new__(cls, report: Progress, name: str, epochs: int) -> Any:
+        import keras
+
+        class _Callback(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+                logs = logs or {}
+                shown = ", ".join(f"{k} {v:.3f}" for k, v in logs.items() if "acc" in k)
+                report(min(0.99, (epoch + 1) / epochs), f"{name}: epoch {epoch + 1} {shown}")
+
+        return _Callback()
+
+
+class _AugmentedBatches:
+    """Shuffled mini-batches with the family's augmentation, reseeded per run (a PyDataset)."""
+
+    def __new__(cls, X: np.ndarray, y: np.ndarray, batch_size: int, model: GenreModel,
+                seed: int) -> Any:
+        import keras
+
+        class _Batches(keras.utils.PyDataset):
+            def __init__(self) -> None:
+                super().__init__()
+                self.rng = np.random.default_rng(seed)
+                self.order = self.rng.permutation(len(X))
+
+            def __len__(self) -> int:
+                return max(1, int(np.ceil(len(X) / batch_size)))
+
+            def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+                rows = self.order[index * batch_size:(index + 1) * batch_size]
+                return model.augment(X[rows], self.rng), y[rows]
+
+            def on_epoch_end(self) -> None:
+                self.order = self.rng.permutation(len(X))
+
+        return _Batches()
+
+
+def featurize_audio_dataset(dataset: Dataset, params: Any, *, cache: FeatureCache | None,
+                            n_jobs: int, progress: bool) -> Rows:
+    """Rows of a :class:`~core.features.FeatureParams` feature for every audio track (cached)."""
+    from core.extract import extract_many
+
+    paths = dataset.manifest["path"].tolist()
+    result = extract_many(paths, params, cache=cache, n_jobs=n_jobs, progress=progress,
+                          description=f"{params.kind} features")
+    arrays, tracks = [], []
+    for row, features in enumerate(result.features):
+        if features is not None:
+            arrays.append(features)
+            tracks.append(np.full(len(features), row))
+    if not arrays:
+        first = next(iter(result.errors.values()), "no audio")
+        raise ModelError(f"no usable audio in {dataset.name} ({first})")
+    return Rows(np.concatenate(arrays), np.concatenate(tracks), result.errors)

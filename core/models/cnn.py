@@ -1,0 +1,92 @@
+"""mel-CNN: a small convolutional network on log-mel spectrograms of 3-second segments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from core.cache import FeatureCache
+from core.config import FEATURE_SR, N_MELS, SEGMENT_SECONDS
+from core.datasets import Dataset
+from core.features import FeatureParams, compute_features
+from core.models.base import GenreModel, Rows, featurize_audio_dataset, segment_times
+from core.resample import to_rate
+
+
+def build_cnn(input_shape: tuple[int, ...], n_classes: int, *,
+              filters: tuple[int, ...] = (16, 32, 64, 128), dropout: float = 0.3) -> Any:
+    """Conv blocks (3x3 conv, batch norm, ReLU, 2x2 max-pool), global average pooling, softmax.
+
+    About 100k parameters at the defaults: it trains on a 2-core CPU in minutes on GTZAN-sized data.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=input_shape, name="logmel")
+    x = layers.Normalization(axis=None, name="normalize")(inputs)
+    for i, width in enumerate(filters):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn_{i}")(x)
+        x = layers.Activation("relu", name=f"relu_{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="genre")(x)
+    return keras.Model(inputs, outputs, name="mel_cnn")
+
+
+class MelCnn(GenreModel):
+    """CNN on the log-mel spectrogram (128 bands, dB) of each 3-s segment.
+
+    Training augmentation: a random circular time shift, one frequency mask (up to 12 bands),
+    one time mask (up to 16 frames) and a gain change of up to +-6 dB, per example.
+    """
+
+    family = "cnn"
+    display_name = "mel-CNN"
+
+    def __init__(self, *, segment_seconds: float = SEGMENT_SECONDS, n_mels: int = N_MELS,
+                 augment: bool = True, epochs: int = 60, patience: int = 12,
+                 learning_rate: float = 2e-3, **kwargs: Any) -> None:
+        super().__init__(epochs=epochs, patience=patience, learning_rate=learning_rate, **kwargs)
+        self.segment_seconds = segment_seconds
+        self.n_mels = n_mels
+        self.use_augmentation = augment
+
+    @property
+    def params(self) -> FeatureParams:
+        return FeatureParams(kind="logmel", sr=FEATURE_SR, n_mels=self.n_mels,
+                             segment_seconds=self.segment_seconds)
+
+    def config(self) -> dict[str, Any]:
+        return {"features": self.params.to_dict(), "augment": self.use_augmentation}
+
+    def featurize_dataset(self, dataset: Dataset, *, cache: FeatureCache | None, n_jobs: int,
+                          progress: bool) -> Rows:
+        rows = featurize_audio_dataset(dataset, self.params, cache=cache, n_jobs=n_jobs,
+                                       progress=progress)
+        return Rows(rows.X[..., None], rows.track, rows.errors)
+
+    def featurize_waveform(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        y = to_rate(y, sr, FEATURE_SR)
+        X = compute_features(y, self.params)[..., None]
+        return X, segment_times(len(y), FEATURE_SR, self.segment_seconds)
+
+    def build(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
+        return build_cnn(input_shape, n_classes)
+
+    def augment(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if not self.use_augmentation:
+            return X
+        X = X.copy()
+        n_mels, n_frames = X.shape[1], X.shape[2]
+        floor = X.min()
+        for x in X:
+            x[:] = np.roll(x, rng.integers(n_frames), axis=1)
+            f0, fw = rng.integers(n_mels), rng.integers(0, 13)
+            x[f0:f0 + fw] = floor
+            t0, tw = rng.integers(n_frames), rng.integers(0, 17)
+            x[:, t0:t0 + tw] = floor
+            x += rng.uniform(-6.0, 6.0)
+        return X

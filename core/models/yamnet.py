@@ -1,0 +1,373 @@
+"""YAMNet-embedding: Google's pretrained YAMNet turns 16 kHz audio into 1024-d embeddings.
+
+YAMNet is loaded with ``tensorflow_hub.load()`` (never ``hub.KerasLayer``, which breaks under
+Keras 3) from a *handle*: a TF Hub URL (default: YAMNet v1), a local SavedModel folder, or a
+``.tflite`` file that maps one 15600-sample window to ``[scores, embedding]``. The handle comes from
+the argument, else ``GENRELAB_YAMNET_HANDLE``, else the default.
+
+Frames: YAMNet emits one frame per 0.48 s (0.96-s patches). A segment's embedding is the mean of
+the frames whose centre falls in it. Embeddings and class scores are cached per file.
+
+The head is one softmax layer (the research found a hidden layer hurts). Without a trained head
+the model predicts *zero-shot*: each genre's score is the sum of the AudioSet class scores mapped
+to it (e.g. rock <- Rock music, Rock and roll, Punk rock, ...), normalised over the genres.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.audio import load_audio, segment_bounds
+from core.cache import FeatureCache, content_digest
+from core.config import SEGMENT_SECONDS, YAMNET_SR
+from core.datasets import Dataset
+from core.errors import GenreLabError, ModelError
+from core.models.base import GenreModel, Rows
+from core.resample import to_rate
+
+DEFAULT_HANDLE = "https://tfhub.dev/google/yamnet/1"
+HANDLE_ENV = "GENRELAB_YAMNET_HANDLE"
+EMBEDDING_DIM = 1024
+N_CLASSES = 521
+WINDOW = 15600  # samples of one YAMNet patch (0.975 s at 16 kHz)
+HOP = 7680  # 0.48 s
+
+#: AudioSet display names mapped onto common genre names (lower case, no punctuation).
+GENRE_CLASSES: dict[str, tuple[str, ...]] = {
+    "blues": ("Blues",),
+    "classical": ("Classical music", "Opera"),
+    "country": ("Country", "Bluegrass"),
+    "disco": ("Disco",),
+    "hiphop": ("Hip hop music",),
+    "jazz": ("Jazz", "Swing music"),
+    "metal": ("Heavy metal",),
+    "pop": ("Pop music",),
+    "reggae": ("Reggae", "Ska"),
+    "rock": ("Rock music", "Rock and roll", "Punk rock", "Grunge", "Progressive rock",
+             "Psychedelic rock"),
+    "electronic": ("Electronic music", "Electronica", "Electronic dance music", "House music",
+                   "Techno", "Dubstep", "Trance music", "Drum and bass"),
+    "folk": ("Folk music", "Traditional music"),
+    "funk": ("Funk",),
+    "soul": ("Soul music", "Rhythm and blues"),
+    "rnb": ("Rhythm and blues", "Soul music"),
+    "gospel": ("Gospel music", "Christian music"),
+    "latin": ("Music of Latin America", "Salsa music", "Flamenco"),
+    "ambient": ("Ambient music", "New-age music"),
+    "punk": ("Punk rock",),
+    "international": ("Music of Africa", "Music of Asia", "Middle Eastern music",
+                      "Music of Latin America", "Music of Bollywood", "Carnatic music"),
+    "instrumental": ("Classical music", "Ambient music", "Soundtrack music"),
+}
+
+
+def resolve_handle(handle: str | None = None) -> str:
+    """The YAMNet handle to use: the argument, else ``$GENRELAB_YAMNET_HANDLE``, else TF Hub."""
+    return handle or os.environ.get(HANDLE_ENV) or DEFAULT_HANDLE
+
+
+def _normalise(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum()).removesuffix("music")
+
+
+def genre_class_map(genres: list[str], class_names: list[str]) -> dict[str, list[int]]:
+    """AudioSet class indices for each genre (empty list where YAMNet has no such class)."""
+    index = {_normalise(name): i for i, name in enumerate(class_names)}
+    mapping: dict[str, list[int]] = {}
+    for genre in genres:
+        key = _normalise(genre)
+        names = GENRE_CLASSES.get(key, ())
+        ids = [index[_normalise(n)] for n in names if _normalise(n) in index]
+        if not ids and key in index:
+            ids = [index[key]]
+        mapping[genre] = ids
+    return mapping
+
+
+def shipped_class_names() -> list[str]:
+    """YAMNet's 521 AudioSet class names (display_name column of yamnet_class_map.csv)."""
+    with resources.files("core.data").joinpath("yamnet_class_map.csv").open() as fh:
+        return [row["display_name"] for row in csv.DictReader(fh)]
+
+
+class YamnetBackend:
+    """A loaded YAMNet: ``frames(y16k)`` gives per-frame class scores and embeddings."""
+
+    handle: str
+    class_names: list[str]
+
+    def frames(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (n_frames, 521) and embeddings (n_frames, 1024) of mono 16 kHz float32 audio."""
+        raise NotImplementedError
+
+
+class HubYamnet(YamnetBackend):
+    """YAMNet from TF Hub or a SavedModel folder, loaded with ``hub.load()``."""
+
+    def __init__(self, handle: str) -> None:
+        import tensorflow as tf
+        import tensorflow_hub as hub
+
+        self.handle = handle
+        self._tf = tf
+        self._model = hub.load(handle)
+        self.class_names = shipped_class_names()
+        class_map = getattr(self._model, "class_map_path", None)
+        if class_map is not None:
+            try:
+                path = class_map().numpy().decode()
+                with tf.io.gfile.GFile(path) as fh:
+                    self.class_names = [row["display_name"] for row in csv.DictReader(fh)]
+            except (OSError, KeyError, tf.errors.OpError):
+                pass
+
+    def frames(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scores, embeddings, _ = self._model(self._tf.constant(y, dtype=self._tf.float32))
+        return np.asarray(scores, dtype=np.float32), np.asarray(embeddings, dtype=np.float32)
+
+
+class TfliteYamnet(YamnetBackend):
+    """YAMNet as a ``.tflite`` file: one 15600-sample window in, ``[scores, embedding]`` out."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:  # pragma: no cover - TensorFlow's own interpreter as a fallback
+            import tensorflow as tf
+
+            Interpreter = tf.lite.Interpreter
+        self.handle = path
+        self._lock = threading.Lock()
+        self._interpreter = Interpreter(model_path=path)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]
+        outputs = self._interpreter.get_output_details()
+        by_size = {int(np.prod(o["shape"])): o for o in outputs}
+        if N_CLASSES not in by_size or EMBEDDING_DIM not in by_size:
+            raise ModelError(f"{path}: not a YAMNet model (outputs {[o['shape'] for o in outputs]})")
+        self._scores, self._embedding = by_size[N_CLASSES], by_size[EMBEDDING_DIM]
+        self.class_names = shipped_class_names()
+
+    def _output(self, detail: dict[str, Any]) -> np.ndarray:
+        value = self._interpreter.get_tensor(detail["index"]).reshape(-1)
+        scale, zero = detail["quantization"]
+        if scale:  # int8 tensor: dequantise
+            return (value.astype(np.float32) - zero) * scale
+        return value.astype(np.float32)
+
+    def frames(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(y) < WINDOW:
+            y = np.pad(y, (0, WINDOW - len(y)))
+        starts = range(0, len(y) - WINDOW + 1, HOP)
+        scores = np.empty((len(starts), N_CLASSES), np.float32)
+        embeddings = np.empty((len(starts), EMBEDDING_DIM), np.float32)
+        with self._lock:
+            for i, start in enumerate(starts):
+                self._interpreter.set_tensor(self._input["index"],
+                                             y[start:start + WINDOW].astype(np.float32))
+                self._interpreter.invoke()
+                scores[i] = self._output(self._scores)
+                embeddings[i] = self._output(self._embedding)
+        return scores, embeddings
+
+
+_BACKENDS: dict[str, YamnetBackend] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
+def load_yamnet(handle: str | None = None) -> YamnetBackend:
+    """Load YAMNet once per handle (thread-safe).
+
+    Raises
+    ------
+    ModelError
+        Naming the handle and how to set another one, when it cannot be loaded (offline,
+        missing file, not a YAMNet model).
+    """
+    handle = resolve_handle(handle)
+    with _BACKENDS_LOCK:
+        if handle in _BACKENDS:
+            return _BACKENDS[handle]
+        try:
+            if handle.endswith(".tflite"):
+                if not Path(handle).is_file():
+                    raise FileNotFoundError(f"no such file: {handle}")
+                backend: YamnetBackend = TfliteYamnet(handle)
+            else:
+                backend = HubYamnet(handle)
+        except ModelError:
+            raise
+        except Exception as exc:  # hub.load raises many types (OSError, ValueError, HTTP errors)
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"could not load YAMNet from {handle!r} ({reason}). Point --yamnet-handle or "
+                f"the {HANDLE_ENV} environment variable at a reachable TF Hub URL, a local "
+                "SavedModel folder or a YAMNet .tflite file. The other models keep working."
+            ) from None
+        _BACKENDS[handle] = backend
+        return backend
+
+
+def pool_frames(scores: np.ndarray, embeddings: np.ndarray, n_samples: int, *,
+                segment_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean frame scores and embeddings per segment, and the segments' times in seconds.
+
+    Returns
+    -------
+    rows : np.ndarray [shape=(n_segments, 1024 + 521)]
+        Mean embedding, then mean class scores, of the frames centred in each segment (the
+        nearest frame when none is).
+    times : np.ndarray [shape=(n_segments, 2)]
+    """
+    bounds = segment_bounds(max(n_samples, 1), sr=YAMNET_SR, segment_seconds=segment_seconds)
+    centres = np.arange(len(embeddings)) * HOP + WINDOW / 2
+    rows = np.empty((len(bounds), EMBEDDING_DIM + N_CLASSES), np.float32)
+    for i, (start, stop) in enumerate(bounds):
+        inside = (centres >= start) & (centres < stop)
+        if not inside.any():
+            inside = np.zeros(len(centres), bool)
+            inside[int(np.argmin(np.abs(centres - (start + stop) / 2)))] = True
+        rows[i, :EMBEDDING_DIM] = embeddings[inside].mean(axis=0)
+        rows[i, EMBEDDING_DIM:] = scores[inside].mean(axis=0)
+    return rows, bounds / YAMNET_SR
+
+
+class YamnetEmbedding(GenreModel):
+    """Softmax head on YAMNet segment embeddings; zero-shot over AudioSet genres without a head.
+
+    Parameters
+    ----------
+    handle : str or None
+        YAMNet handle (see module docstring).
+    segment_seconds : float
+    l2 : float
+        L2 penalty on the head's weights.
+    """
+
+    family = "yamnet"
+    display_name = "YAMNet"
+
+    def __init__(self, *, handle: str | None = None, segment_seconds: float = SEGMENT_SECONDS,
+                 l2: float = 1e-3, epochs: int = 200, patience: int = 20, **kwargs: Any) -> None:
+        super().__init__(epochs=epochs, patience=patience, **kwargs)
+        self.handle = handle
+        self.segment_seconds = segment_seconds
+        self.l2 = l2
+        self.class_map_: dict[str, list[int]] = {}
+
+    @classmethod
+    def zero_shot(cls, genres: list[str], *, handle: str | None = None) -> YamnetEmbedding:
+        """A head-less model that maps YAMNet's AudioSet genre classes onto ``genres``."""
+        model = cls(handle=handle)
+        model.genres_ = list(genres)
+        model.class_map_ = genre_class_map(list(genres), shipped_class_names())
+        if not any(model.class_map_.values()):
+            raise ModelError(f"none of the genres {genres} has an AudioSet class YAMNet knows")
+        return model
+
+    @property
+    def is_zero_shot(self) -> bool:
+        return self.model_ is None
+
+    @property
+    def backend(self) -> YamnetBackend:
+        return load_yamnet(self.handle)
+
+    def config(self) -> dict[str, Any]:
+        return {"handle": self.handle, "resolved_handle": resolve_handle(self.handle),
+                "segment_seconds": self.segment_seconds,
+                "sample_rate": YAMNET_SR, "l2": self.l2, "zero_shot": self.is_zero_shot,
+                "class_map": self.class_map_}
+
+    def _cache_key(self) -> str:
+        payload = f"yamnet|{self.backend.handle}|{self.segment_seconds}|v1"
+        return "yamnet-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def featurize_waveform(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+        y16 = to_rate(y, sr, YAMNET_SR)
+        scores, embeddings = self.backend.frames(y16)
+        return pool_frames(scores, embeddings, len(y16), segment_seconds=self.segment_seconds)
+
+    def featurize_dataset(self, dataset: Dataset, *, cache: FeatureCache | None, n_jobs: int,
+                          progress: bool) -> Rows:
+        from tqdm.auto import tqdm
+
+        key = self._cache_key()
+        arrays, tracks, errors = [], [], {}
+        paths = dataset.manifest["path"].tolist()
+        for row, path in enumerate(tqdm(paths, desc="YAMNet embeddings", disable=not progress)):
+            try:
+                data = Path(path).read_bytes()
+                digest = content_digest(data)
+                hit = cache.get(digest, key) if cache is not None else None
+                if hit is not None:
+                    X = hit[0]
+                else:
+                    y = load_audio(data, sr=YAMNET_SR, name=Path(path).name)
+                    X, _ = self.featurize_waveform(y, YAMNET_SR)
+                    if cache is not None:
+                        cache.put(digest, key, X, len(y))
+            except (GenreLabError, OSError) as exc:
+                errors[row] = str(exc)
+                continue
+            arrays.append(X)
+            tracks.append(np.full(len(X), row))
+        if not arrays:
+            raise ModelError(f"no usable audio in {dataset.name}")
+        return Rows(np.concatenate(arrays), np.concatenate(tracks), errors)
+
+    def network_inputs(self, X: np.ndarray) -> np.ndarray:
+        return X[:, :EMBEDDING_DIM]
+
+    def build(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
+        import keras
+        from keras import layers
+
+        inputs = keras.Input(shape=input_shape, name="embedding")
+        x = layers.Normalization(name="normalize")(inputs)
+        outputs = layers.Dense(n_classes, activation="softmax", name="genre",
+                               kernel_regularizer=keras.regularizers.l2(self.l2))(x)
+        return keras.Model(inputs, outputs, name="yamnet_head")
+
+    def fit(self, dataset: Dataset, split: Any, **kwargs: Any) -> YamnetEmbedding:
+        super().fit(dataset, split, **kwargs)
+        self.class_map_ = genre_class_map(list(dataset.genres), self.backend.class_names)
+        return self
+
+    def predict_rows(self, X: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        if not self.is_zero_shot:
+            return super().predict_rows(X)
+        scores = X[:, EMBEDDING_DIM:]
+        genre_scores = np.stack(
+            [scores[:, ids].sum(axis=1) if ids else np.zeros(len(X))
+             for ids in (self.class_map_[g] for g in self.genres_ or [])], axis=1)
+        genre_scores = genre_scores + 1e-9
+        return genre_scores / genre_scores.sum(axis=1, keepdims=True)
+
+    def evaluate_zero_shot(self, dataset: Dataset, split: Any, *,
+                           cache: FeatureCache | None = None) -> dict[str, Any]:
+        """Zero-shot metrics on ``split.test`` (no training), stored in :attr:`metrics_`."""
+        from core.evaluation import evaluate_segments
+
+        if self.genres_ != list(dataset.genres):
+            self.genres_ = list(dataset.genres)
+            self.class_map_ = genre_class_map(self.genres_, self.backend.class_names)
+        test = dataset.subset(split.test)
+        rows = self.featurize_dataset(test, cache=cache, n_jobs=1, progress=False)
+        labels = test.labels[rows.track]
+        self.metrics_ = evaluate_segments(self.predict_rows(rows.X), labels,
+                                          split.test[rows.track], self.genres_)
+        self.info_ = {"dataset": {"name": dataset.name, "layout": dataset.layout},
+                      "split": {"name": split.name, "test_tracks": len(split.test)},
+                      "parameters": 0, "train_seconds": 0.0,
+                      "unmapped_genres": [g for g, ids in self.class_map_.items() if not ids]}
+        return self.metrics_

@@ -1,0 +1,213 @@
+"""Saving and loading models: ``<dir>/model.keras`` + ``metadata.json`` + ``metrics.json``.
+
+Saves are atomic: the new folder is written completely beside the old one and swapped in by
+rename, so a crash mid-save leaves the previous model loadable. Loading checks the format
+version, the family, the weights' checksum and the Keras major version, and explains any
+mismatch. Weights are Keras' ``.keras`` zip loaded with ``safe_mode=True``; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.atomic import replace_dir_atomic
+from core.errors import ModelError
+from core.models.base import GenreModel
+
+FORMAT_VERSION = 1
+WEIGHTS = "model.keras"
+METADATA = "metadata.json"
+METRICS = "metrics.json"
+
+
+def _families() -> dict[str, type[GenreModel]]:
+    from core.models.cnn import MelCnn
+    from core.models.mlp import MfccMlp
+    from core.models.yamnet import YamnetEmbedding
+
+    return {cls.family: cls for cls in (MfccMlp, MelCnn, YamnetEmbedding)}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    import keras
+    import librosa
+    import sklearn
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "librosa": librosa.__version__,
+            "scikit-learn": sklearn.__version__, "numpy": np.__version__}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def save_model(model: GenreModel, directory: str | os.PathLike[str]) -> Path:
+    """Write ``model`` to ``directory`` atomically (replacing any model there)."""
+    if model.genres_ is None:
+        raise ModelError("cannot save an unfitted model")
+    directory = Path(directory)
+
+    def fill(tmp: Path) -> None:
+        metadata: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "family": model.family,
+            "display_name": model.display_name,
+            "genres": list(model.genres_ or []),
+            "config": model.config(),
+            "hyperparameters": model.hyperparameters(),
+            "info": model.info_,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "libraries": library_versions(),
+        }
+        if model.model_ is not None:
+            model.model_.save(tmp / WEIGHTS)
+            metadata["weights_sha256"] = _sha256(tmp / WEIGHTS)
+        metrics = {"metrics": model.metrics_, "history": model.history_, "info": model.info_}
+        (tmp / METADATA).write_text(json.dumps(_jsonable(metadata), indent=2))
+        (tmp / METRICS).write_text(json.dumps(_jsonable(metrics), indent=2))
+
+    replace_dir_atomic(directory, fill)
+    return directory
+
+
+def read_metadata(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata of a saved model, validated; raises :class:`ModelError` explaining problems."""
+    directory = Path(directory)
+    path = directory / METADATA
+    if not directory.is_dir():
+        raise ModelError(f"{directory}: no such model folder")
+    try:
+        metadata = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{directory}: not a GenreLab model (no {METADATA})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{directory}: {METADATA} is corrupt ({exc})") from None
+    if not isinstance(metadata, dict):
+        raise ModelError(f"{directory}: {METADATA} is corrupt (not an object)")
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelError(f"{directory}: model format {version!r}, this GenreLab reads "
+                         f"{FORMAT_VERSION}; retrain it with `python -m core train`")
+    family = metadata.get("family")
+    if family not in _families():
+        raise ModelError(f"{directory}: unknown model family {family!r}")
+    genres = metadata.get("genres")
+    if not isinstance(genres, list) or len(genres) < 2:
+        raise ModelError(f"{directory}: metadata lists no genres")
+    return metadata
+
+
+def read_metrics(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The saved evaluation of a model (empty dict when absent or unreadable)."""
+    try:
+        return json.loads((Path(directory) / METRICS).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def load_model(directory: str | os.PathLike[str], *, yamnet_handle: str | None = None) -> GenreModel:
+    """Load a model saved by :func:`save_model`.
+
+    A YAMNet model uses ``yamnet_handle`` if given, else ``$GENRELAB_YAMNET_HANDLE``, else the
+    handle it was saved with, else TF Hub's YAMNet v1.
+
+    Raises
+    ------
+    ModelError
+        Missing or corrupt files, checksum mismatch, unknown family or format, or weights saved
+        by an incompatible Keras.
+    """
+    import keras
+
+    directory = Path(directory)
+    metadata = read_metadata(directory)
+    cls = _families()[metadata["family"]]
+    config = metadata.get("config", {})
+    hyper = metadata.get("hyperparameters", {})
+    saved_keras = metadata.get("libraries", {}).get("keras", keras.__version__)
+    if saved_keras.split(".")[0] != keras.__version__.split(".")[0]:
+        raise ModelError(f"{directory}: saved with Keras {saved_keras}, this is Keras "
+                         f"{keras.__version__}; retrain the model")
+    model = _instantiate(cls, config, hyper, yamnet_handle)
+    model.genres_ = list(metadata["genres"])
+    model.info_ = metadata.get("info", {})
+    saved = read_metrics(directory)
+    model.metrics_ = saved.get("metrics", {})
+    model.history_ = saved.get("history", {})
+    weights = directory / WEIGHTS
+    if "weights_sha256" in metadata:
+        if not weights.is_file():
+            raise ModelError(f"{directory}: {WEIGHTS} is missing")
+        if _sha256(weights) != metadata["weights_sha256"]:
+            raise ModelError(f"{directory}: {WEIGHTS} does not match its checksum (corrupt or "
+                             "modified); retrain or restore the model")
+        try:
+            model.model_ = keras.models.load_model(weights, compile=False, safe_mode=True)
+        except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors...
+            raise ModelError(f"{directory}: cannot load {WEIGHTS} ({exc})") from None
+        n_out = int(model.model_.output_shape[-1])
+        if n_out != len(model.genres_):
+            raise ModelError(f"{directory}: network has {n_out} outputs for "
+                             f"{len(model.genres_)} genres")
+    elif metadata["family"] != "yamnet":
+        raise ModelError(f"{directory}: no weights recorded for a {metadata['family']} model")
+    return model
+
+
+def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str, Any],
+                 yamnet_handle: str | None = None) -> GenreModel:
+    from core.features import FeatureParams
+
+    kwargs: dict[str, Any] = {k: hyper[k] for k in ("epochs", "batch_size", "learning_rate",
+                                                     "patience", "seed") if k in hyper}
+    try:
+        if cls.family == "yamnet":
+            from core.models.yamnet import HANDLE_ENV
+
+            handle = yamnet_handle or os.environ.get(HANDLE_ENV) or config.get("handle")
+            model = cls(handle=handle, segment_seconds=config.get("segment_seconds", 3.0),
+                        l2=config.get("l2", 1e-3), **kwargs)
+            model.class_map_ = {k: list(v) for k, v in config.get("class_map", {}).items()}
+            return model
+        params = FeatureParams.from_dict(config["features"])
+        if cls.family == "mlp":
+            return cls(segment_seconds=params.segment_seconds or 30.0,
+                       dropout=config.get("dropout", 0.5), **kwargs)
+        return cls(segment_seconds=params.segment_seconds or 3.0, n_mels=params.n_mels,
+                   augment=config.get("augment", True), **kwargs)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"model configuration is incompatible ({exc})") from None
+
+
+def list_models(root: str | os.PathLike[str]) -> list[Path]:
+    """Model folders directly below ``root`` (those holding a metadata file), sorted by name."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / METADATA).is_file())

@@ -1,0 +1,200 @@
+"""One contract for every model family: fit, predict (segment and track), save, load, evaluate."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from core.datasets import load_dataset
+from core.errors import ModelError
+from core.models import MelCnn, MfccMlp, YamnetEmbedding, load_yamnet
+from core.predict import ensemble_probabilities, load_models, predict_audio, predict_waveform
+from core.registry import load_model, read_metadata
+from core.splits import make_split
+from core.train import evaluate_model
+from tests.synth import genre_like, tone, write
+from tests.yamnet_standin import STANDIN_GENRES, band_centre, build_standin
+
+GENRES = ["high", "low", "mid"]  # sorted, as every loader orders genres
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory) -> str:
+    return str(build_standin(tmp_path_factory.mktemp("yamnet") / "standin"))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    for k, genre in enumerate(["low", "mid", "high"]):
+        for i in range(8):
+            write(root / genre / f"{genre}{i}.wav", genre_like(2 * k, 3.0, seed=10 * k + i), 22050)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_dataset(root, "folders")
+    return data, make_split(data, "random", seed=0)
+
+
+def _family(name, standin):
+    if name == "mlp":
+        return MfccMlp(epochs=60, patience=60)
+    if name == "cnn":
+        return MelCnn(epochs=4, patience=4, augment=True)
+    return YamnetEmbedding(handle=standin, epochs=80, patience=80)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["mlp", "cnn", "yamnet"])
+def test_every_family_honours_the_contract(family, dataset, standin, tmp_path):
+    data, split = dataset
+    model = _family(family, standin).fit(data, split)
+    assert model.genres_ == GENRES
+    for level in ("segment", "track"):
+        metrics = model.metrics_[level]
+        assert 0.0 <= metrics["accuracy"] <= 1.0
+        assert np.array(metrics["confusion"]).sum() == metrics["n"]
+        assert set(metrics["per_genre"]) == set(GENRES)
+    assert model.info_["parameters"] > 0 and model.history_["loss"]
+
+    y = genre_like(2, 7.0, seed=99)
+    pred = model.predict_segments(y, 22050)
+    assert pred.segment_proba.shape[1] == 3 and len(pred.segment_proba) == len(pred.segment_times)
+    np.testing.assert_allclose(pred.segment_proba.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(pred.proba, pred.segment_proba.mean(axis=0))  # the stated rule
+    assert pred.segment_times[-1, 1] <= 7.0 + 1e-6
+
+    model.save(tmp_path / family)
+    meta = read_metadata(tmp_path / family)
+    assert meta["family"] == family and meta["genres"] == GENRES
+    assert {"tensorflow", "keras", "librosa"} <= set(meta["libraries"])
+    assert "created_at" in meta and meta["info"]["split"]["name"] == split.name
+    metrics = json.loads((tmp_path / family / "metrics.json").read_text())
+    assert metrics["metrics"]["track"]["n"] == model.metrics_["track"]["n"]
+    loaded = load_model(tmp_path / family, yamnet_handle=standin)
+    assert type(loaded) is type(model)
+    np.testing.assert_allclose(loaded.predict_proba(y, 22050), pred.proba, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_mlp_learns_the_synthetic_genres_and_is_reproducible(dataset):
+    data, split = dataset
+    first = MfccMlp(epochs=80, patience=80, seed=3).fit(data, split)
+    second = MfccMlp(epochs=80, patience=80, seed=3).fit(data, split)
+    assert first.metrics_["track"]["accuracy"] >= 0.8  # three very different synthetic "genres"
+    assert first.metrics_["track"]["accuracy"] == pytest.approx(
+        second.metrics_["track"]["accuracy"], abs=1e-6)
+    assert first.history_["loss"] == pytest.approx(second.history_["loss"], rel=1e-4)
+
+
+@pytest.mark.shared
+def test_mlp_trains_on_a_feature_table(tmp_path, shared_dir):
+    table = load_dataset(shared_dir / "data/gtzan/features_30_sec.csv", "features-csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        split = make_split(table, "fault-filtered")
+    model = MfccMlp(epochs=15, patience=15).fit(table, split)
+    assert model.segment_seconds == 30.0  # read from the table's length column
+    assert model.metrics_["track"]["n"] == 290
+    assert model.metrics_["track"]["accuracy"] > 0.3  # well above chance (0.1) after 15 epochs
+
+
+def test_cnn_refuses_a_feature_table(tmp_path):
+    from tests.test_datasets import make_table
+
+    table = load_dataset(make_table(tmp_path / "t.csv"), "features-csv")
+    with pytest.raises(ModelError, match="needs audio"):
+        MelCnn(epochs=1).fit(table, make_split(table, "random"))
+
+
+def test_zero_shot_maps_audioset_genres(standin):
+    model = YamnetEmbedding.zero_shot(STANDIN_GENRES, handle=standin)
+    for i in (0, 4, 9):
+        pred = model.predict_segments(tone(band_centre(i), 4.0, 16000, 0.5), 16000)
+        assert pred.genre == STANDIN_GENRES[i]
+        np.testing.assert_allclose(pred.proba.sum(), 1.0)
+    assert model.class_map_["rock"] and model.class_map_["classical"]
+
+
+def test_zero_shot_reports_unmapped_genres(standin):
+    model = YamnetEmbedding.zero_shot(["rock", "qawwali"], handle=standin)
+    assert model.class_map_["qawwali"] == []
+    with pytest.raises(ModelError, match="has an AudioSet class YAMNet knows"):
+        YamnetEmbedding.zero_shot(["qawwali", "gqom"])
+
+
+def test_unreachable_yamnet_names_the_handle_and_others_keep_working(tmp_path, dataset):
+    bad = str(tmp_path / "no-such-yamnet")
+    with pytest.raises(ModelError, match=r"no-such-yamnet.*GENRELAB_YAMNET_HANDLE"):
+        load_yamnet(bad)
+    data, split = dataset
+    mlp = MfccMlp(epochs=5, patience=5).fit(data, split)
+    zero = YamnetEmbedding.zero_shot([*GENRES, "rock"], handle=bad)
+    prediction = predict_waveform({"mlp": mlp, "yamnet": zero}, genre_like(1, 4.0), 22050)
+    assert "mlp" in prediction.models and "yamnet" in prediction.errors
+    assert "no-such-yamnet" in prediction.errors["yamnet"]
+
+
+@pytest.mark.shared
+def test_tflite_yamnet_from_shared(shared_dir, standin):
+    backend = load_yamnet(str(shared_dir / "models/yamnet-int8-embeddings.tflite"))
+    scores, embeddings = backend.frames(tone(440, 3.0, 16000))
+    assert scores.shape[1] == 521 and embeddings.shape == (len(scores), 1024)
+    assert len(scores) == 1 + (48000 - 15600) // 7680
+    assert backend.class_names[backend.class_names.index("Music")] == "Music"
+
+
+def test_registry_refuses_corrupt_and_mismatched_models(tmp_path, dataset):
+    data, split = dataset
+    model = MfccMlp(epochs=2, patience=2).fit(data, split)
+    model.save(tmp_path / "m")
+    weights = tmp_path / "m" / "model.keras"
+    weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ModelError, match="checksum"):
+        load_model(tmp_path / "m")
+    model.save(tmp_path / "m2")
+    meta = json.loads((tmp_path / "m2" / "metadata.json").read_text())
+    meta["genres"] = ["a", "b"]
+    (tmp_path / "m2" / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="3 outputs for 2 genres"):
+        load_model(tmp_path / "m2")
+    (tmp_path / "m3").mkdir()
+    (tmp_path / "m3" / "metadata.json").write_text("{not json")
+    with pytest.raises(ModelError, match="corrupt"):
+        load_model(tmp_path / "m3")
+    loaded = load_models(tmp_path)
+    assert set(loaded.errors) == {"m", "m2", "m3"} and not loaded.models
+
+
+def test_evaluate_refuses_other_genres(tmp_path, dataset):
+    data, split = dataset
+    model = MfccMlp(epochs=2, patience=2).fit(data, split)
+    model.genres_ = ["high", "low"]
+    with pytest.raises(ModelError, match="also has mid"):
+        evaluate_model(model, data)
+
+
+def test_ensemble_is_the_mean_over_shared_genres():
+    from core.models.base import SegmentPrediction
+
+    a = SegmentPrediction(["x", "y"], np.array([0.8, 0.2]), np.zeros((1, 2)), np.zeros((1, 2)), 0)
+    b = SegmentPrediction(["y", "x", "z"], np.array([0.5, 0.3, 0.2]), np.zeros((1, 3)),
+                          np.zeros((1, 2)), 0)
+    genres, proba = ensemble_probabilities([a, b])
+    assert genres == ["x", "y"]
+    np.testing.assert_allclose(proba, np.array([0.55, 0.35]) / 0.9)
+
+
+def test_bundled_models_predict_a_synthetic_clip(tmp_path, standin, monkeypatch):
+    monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)
+    loaded = load_models()
+    assert {"mlp", "cnn", "yamnet"} <= set(loaded.models), loaded.errors
+    path = write(tmp_path / "clip.wav", genre_like(3, 35.0), 22050)
+    prediction = predict_audio(loaded.models, path)
+    assert set(prediction.models) == {"mlp", "cnn", "yamnet"}, prediction.errors
+    assert prediction.ensemble_genre in prediction.genres
+    assert len(prediction.genres) == 10
+    doc = prediction.to_dict("clip.wav")
+    assert set(doc["models"]["mlp"]["probabilities"]) == set(prediction.genres)
