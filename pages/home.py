@@ -1,15 +1,53 @@
-"""Home: what GenreLab is and where to start."""
+"""Home: what GenreLab is, which models are loaded (with their card metrics), where to start."""
 
 import streamlit as st
 
+from core.registry import list_models
+from dashboard.resources import model_sets
+from dashboard.tables import load_saved, metrics_table
+from dashboard.ui import guard
+
 st.title("GenreLab")
 st.markdown(
-    "A music-genre classification lab: upload a song and compare how three model families "
-    "hear it, evaluate them honestly (split by track and artist), and train on your own "
-    "collection."
-)
-st.markdown(
-    "- **MFCC-MLP**: a dense network on the 57 GTZAN summary features\n"
+    "A music-genre classification lab. Upload a song and compare how three model families "
+    "hear it, evaluate them honestly, and train on your own collection.\n\n"
+    "- **MFCC-MLP**: a dense network on the 57 GTZAN summary features (chroma, RMS, spectral "
+    "shape, zero crossings, harmonic/percussive energy, tempo, 20 MFCCs)\n"
     "- **mel-CNN**: a convolutional network on log-mel spectrograms of 3-second segments\n"
-    "- **YAMNet-embedding**: Google's pretrained YAMNet embeddings with a softmax head"
+    "- **YAMNet**: Google's pretrained audio model; its AudioSet genre classes answer zero-shot, "
+    "or a softmax head learns your genres from its embeddings"
 )
+
+name = st.session_state.get("model_set", next(iter(model_sets())))
+folder = model_sets()[name]
+st.subheader(f"Loaded models: {name}")
+with guard("Reading the model cards"):
+    saved = {p.name: load_saved(p) for p in list_models(folder)}
+    if saved:
+        table = metrics_table(saved)
+        st.dataframe(
+            table[["model", "family", "zero-shot", "split", "test tracks", "accuracy", "macro-F1"]],
+            hide_index=True, width="stretch",
+            column_config={"accuracy": st.column_config.NumberColumn(format="%.3f"),
+                           "macro-F1": st.column_config.NumberColumn(format="%.3f")})
+        st.caption("Held-out test tracks only, split by track and artist. Honest GTZAN accuracy "
+                   "tops out near 80% in the literature; above 90% usually means leakage.")
+        for model, entry in saved.items():
+            card = entry["folder"] / "MODEL_CARD.md"
+            if card.is_file():
+                with st.expander(f"Model card: {entry['metadata']['display_name']} ({model})"):
+                    st.markdown(card.read_text())
+    else:
+        st.info("This model set is empty.")
+
+st.subheader("Where to start")
+c1, c2, c3 = st.columns(3)
+with c1:
+    st.page_link("pages/classify.py", label="Classify a song", icon=":material/headphones:")
+    st.caption("Upload audio and see every model's prediction along the song.")
+with c2:
+    st.page_link("pages/compare.py", label="Compare models", icon=":material/bar_chart:")
+    st.caption("Accuracy, per-genre results and confusion matrices side by side.")
+with c3:
+    st.page_link("pages/train.py", label="Train on your music", icon=":material/model_training:")
+    st.caption("GTZAN, FMA, or any folder per genre.")

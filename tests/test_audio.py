@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from core.audio import load_audio, segment_audio, segment_bounds
 from core.errors import ParameterError
-from tests.synth import FORMATS, tone, write
+from core.synth import FORMATS, tone, write
 
 
 @pytest.mark.parametrize("ext", sorted(FORMATS))

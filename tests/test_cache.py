@@ -9,7 +9,7 @@ import core.extract
 from core.cache import FeatureCache
 from core.extract import extract_many
 from core.features import FeatureParams
-from tests.synth import genre_like, write
+from core.synth import genre_like, write
 
 PARAMS = FeatureParams(kind="summary")
 

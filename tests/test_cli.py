@@ -9,8 +9,8 @@ import pytest
 
 from core.cli import main
 from core.features import SUMMARY_COLUMNS
+from core.synth import genre_like, write
 from tests.conftest import ROOT
-from tests.synth import genre_like, write
 
 
 def test_help_lists_subcommands():

@@ -11,7 +11,7 @@ import pytest
 from core.datasets import MANIFEST_COLUMNS, load_dataset, track_id_of
 from core.errors import DatasetError, ParameterError
 from core.features import SUMMARY_COLUMNS
-from tests.synth import tone, write
+from core.synth import tone, write
 
 GENRES = ["blues", "jazz", "metal"]
 

@@ -8,7 +8,7 @@ import soundfile as sf
 
 from core.audio import load_audio
 from core.errors import AudioError
-from tests.synth import noise, tone, write
+from core.synth import noise, tone, write
 
 
 def _expect(source, reason, match, **kwargs):

@@ -9,7 +9,7 @@ from core.audio import load_audio
 from core.errors import ParameterError
 from core.features import SUMMARY_COLUMNS, FeatureParams, compute_features
 from core.features.summary import summary_features
-from tests.synth import clicks, genre_like, noise, tone
+from core.synth import clicks, genre_like, noise, tone
 
 KAGGLE_HEAD = ["chroma_stft_mean", "chroma_stft_var", "rms_mean", "rms_var"]
 

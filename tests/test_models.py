@@ -14,8 +14,8 @@ from core.models import MelCnn, MfccMlp, YamnetEmbedding, load_yamnet
 from core.predict import ensemble_probabilities, load_models, predict_audio, predict_waveform
 from core.registry import load_model, read_metadata
 from core.splits import make_split
+from core.synth import genre_like, tone, write
 from core.train import evaluate_model
-from tests.synth import genre_like, tone, write
 from tests.yamnet_standin import STANDIN_GENRES, band_centre, build_standin
 
 GENRES = ["high", "low", "mid"]  # sorted, as every loader orders genres

@@ -11,6 +11,7 @@ Track-level rule: a track's probabilities are the mean of its segments' probabil
 from __future__ import annotations
 
 import os
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from core.audio import segment_bounds
 from core.cache import FeatureCache
 from core.datasets import Dataset
 from core.errors import ModelError
-from core.evaluation import evaluate_segments
+from core.evaluation import aggregate_tracks, evaluate_segments
 from core.splits import Split
 
 #: ``progress(fraction_done, message)``: how training reports where it is.
@@ -209,8 +210,9 @@ class GenreModel(ABC):
             infer_s = time.perf_counter() - start
             self.metrics_ = evaluate_segments(proba, labels[sides["test"]],
                                               rows.track[sides["test"]], self.genres_)
-            n_test_tracks = len(np.unique(rows.track[sides["test"]]))
-            self.metrics_["inference_ms_per_track"] = 1000 * infer_s / max(n_test_tracks, 1)
+            tracks, track_proba = aggregate_tracks(proba, rows.track[sides["test"]])
+            self.metrics_["inference_ms_per_track"] = 1000 * infer_s / max(len(tracks), 1)
+            self.metrics_["test_tracks"] = test_track_table(dataset, tracks, track_proba)
         self.info_ = {
             "dataset": {"name": dataset.name, "layout": dataset.layout},
             "split": {"name": split.name, **{f"{k}_tracks": len(np.unique(rows.track[v]))
@@ -231,10 +233,23 @@ class GenreModel(ABC):
             raise ModelError(f"{type(self).__name__} is not fitted; call fit() or load() first")
 
     def predict_rows(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities of input rows, shape (n_rows, n_genres)."""
+        """Class probabilities of input rows, shape (n_rows, n_genres).
+
+        Thread-safe: one model object may serve several dashboard sessions at once.
+        """
         self._check_fitted()
-        return np.asarray(self.model_.predict(self.network_inputs(X), verbose=0,
-                                              batch_size=256), dtype=np.float64)
+        inputs = self.network_inputs(X)
+        with self._lock:
+            out = self.model_(inputs, training=False) if len(inputs) <= 256 else \
+                self.model_.predict(inputs, verbose=0, batch_size=256)
+        return np.asarray(out, dtype=np.float64)
+
+    @property
+    def _lock(self) -> threading.Lock:
+        lock = self.__dict__.get("_predict_lock")
+        if lock is None:
+            lock = self.__dict__.setdefault("_predict_lock", threading.Lock())
+        return lock
 
     def predict_segments(self, y: np.ndarray, sr: int) -> SegmentPrediction:
         """Segment-level and track-level probabilities of one waveform."""
@@ -310,6 +325,18 @@ class _AugmentedBatches:
                 self.order = self.rng.permutation(len(X))
 
         return _Batches()
+
+
+def test_track_table(dataset: Dataset, tracks: np.ndarray, track_proba: np.ndarray
+                     ) -> list[dict[str, Any]]:
+    """Per test track: id, audio path, true and predicted genre, confidence (for inspection)."""
+    m = dataset.manifest
+    return [
+        {"track_id": str(m["track_id"].iloc[t]), "path": str(m["path"].iloc[t]),
+         "true": str(m["label"].iloc[t]), "predicted": dataset.genres[int(np.argmax(p))],
+         "confidence": round(float(np.max(p)), 4)}
+        for t, p in zip(tracks, track_proba, strict=True)
+    ]
 
 
 def featurize_audio_dataset(dataset: Dataset, params: Any, *, cache: FeatureCache | None,

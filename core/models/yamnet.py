@@ -19,6 +19,7 @@ import csv
 import hashlib
 import os
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -356,7 +357,8 @@ class YamnetEmbedding(GenreModel):
     def evaluate_zero_shot(self, dataset: Dataset, split: Any, *,
                            cache: FeatureCache | None = None) -> dict[str, Any]:
         """Zero-shot metrics on ``split.test`` (no training), stored in :attr:`metrics_`."""
-        from core.evaluation import evaluate_segments
+        from core.evaluation import aggregate_tracks, evaluate_segments
+        from core.models.base import test_track_table
 
         if self.genres_ != list(dataset.genres):
             self.genres_ = list(dataset.genres)
@@ -364,8 +366,13 @@ class YamnetEmbedding(GenreModel):
         test = dataset.subset(split.test)
         rows = self.featurize_dataset(test, cache=cache, n_jobs=1, progress=False)
         labels = test.labels[rows.track]
-        self.metrics_ = evaluate_segments(self.predict_rows(rows.X), labels,
-                                          split.test[rows.track], self.genres_)
+        start = time.perf_counter()
+        proba = self.predict_rows(rows.X)
+        infer_s = time.perf_counter() - start
+        self.metrics_ = evaluate_segments(proba, labels, rows.track, self.genres_)
+        tracks, track_proba = aggregate_tracks(proba, rows.track)
+        self.metrics_["test_tracks"] = test_track_table(test, tracks, track_proba)
+        self.metrics_["inference_ms_per_track"] = 1000 * infer_s / max(len(tracks), 1)
         self.info_ = {"dataset": {"name": dataset.name, "layout": dataset.layout},
                       "split": {"name": split.name, "test_tracks": len(split.test)},
                       "parameters": 0, "train_seconds": 0.0,

@@ -1,0 +1,78 @@
+"""What the Classify page computes for one upload (pure apart from the models it is given)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.audio import check_extension, load_audio
+from core.config import FEATURE_SR, HOP_LENGTH
+from core.features import logmel
+from core.models.base import GenreModel
+from core.predict import Prediction, predict_waveform
+
+#: Upload types offered in the browser (libsndfile reads them all).
+UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg", "au", "aiff", "aif"]
+MAX_SPECTROGRAM_FRAMES = 1500
+
+
+@dataclass
+class Analysis:
+    """One analysed upload: its waveform, a display spectrogram and every model's prediction."""
+
+    key: str
+    name: str
+    data: bytes
+    y: np.ndarray
+    sr: int
+    spectrogram: np.ndarray
+    spectrogram_hop: int
+    prediction: Prediction
+
+
+def upload_key(name: str, data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16] + ":" + name
+
+
+def analyse(models: dict[str, GenreModel], name: str, data: bytes) -> Analysis:
+    """Decode an upload in memory (never written to disk) and run every model on it.
+
+    Raises
+    ------
+    AudioError
+        The upload is not usable audio (the message says why).
+    """
+    check_extension(name)
+    y = load_audio(data, sr=FEATURE_SR, name=name)
+    prediction = predict_waveform(models, y, FEATURE_SR)
+    S = logmel(y, sr=FEATURE_SR, n_mels=96)
+    pool = max(1, int(np.ceil(S.shape[1] / MAX_SPECTROGRAM_FRAMES)))
+    if pool > 1:
+        n = S.shape[1] // pool * pool
+        S = S[:, :n].reshape(S.shape[0], -1, pool).max(axis=2)
+    return Analysis(upload_key(name, data), name, data, y, FEATURE_SR, S, HOP_LENGTH * pool,
+                    prediction)
+
+
+def results_table(analyses: list[Analysis]) -> pd.DataFrame:
+    """One row per file: each model's genre and probability, the ensemble, agreement."""
+    rows = []
+    for a in analyses:
+        row: dict[str, object] = {"file": a.name, "duration (s)": round(a.prediction.duration_s, 1)}
+        for name, p in a.prediction.models.items():
+            row[f"{name} genre"] = p.genre
+            row[f"{name} p"] = round(float(np.max(p.proba)), 3)
+        for name in a.prediction.errors:
+            row[f"{name} genre"] = "unavailable"
+        row["ensemble"] = a.prediction.ensemble_genre
+        row["models agree"] = a.prediction.agree
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def top_k(genres: list[str], proba: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
+    order = np.argsort(proba)[::-1][:k]
+    return [(genres[i], float(proba[i])) for i in order]

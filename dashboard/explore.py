@@ -1,0 +1,71 @@
+"""Cached data work behind the Explore page."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.preprocessing import StandardScaler
+
+from core.audio import load_audio
+from core.cache import FeatureCache
+from core.config import FEATURE_SR
+from core.datasets import Dataset, load_dataset
+from core.extract import extract_many
+from core.features import SUMMARY_COLUMNS, FeatureParams, summary_features
+from core.models.mlp import log_variances
+
+
+@st.cache_data(show_spinner="Reading the dataset...", max_entries=8)
+def load(path: str, layout: str) -> Dataset:
+    return load_dataset(path, layout)
+
+
+@st.cache_data(show_spinner="Computing summary features (cached on disk)...", max_entries=8)
+def dataset_features(path: str, layout: str, limit: int) -> pd.DataFrame:
+    """Summary features of up to ``limit`` tracks (stratified by genre), one row per track."""
+    dataset = load(path, layout)
+    m = dataset.manifest
+    per_genre = max(1, limit // len(dataset.genres))
+    rows = m.groupby("label", group_keys=False).head(per_genre).index.to_numpy()
+    if dataset.features is not None:
+        X = dataset.features[rows]
+    else:
+        result = extract_many(m["path"].iloc[rows].tolist(), FeatureParams(kind="summary"),
+                              cache=FeatureCache(), n_jobs=0, progress=False)
+        keep = [i for i, f in enumerate(result.features) if f is not None]
+        rows = rows[keep]
+        X = np.stack([result.features[i][0] for i in keep]) if keep else np.empty((0, 57))
+    table = pd.DataFrame(X, columns=list(SUMMARY_COLUMNS))
+    table.insert(0, "track", m["track_id"].iloc[rows].to_numpy())
+    table.insert(1, "label", m["label"].iloc[rows].to_numpy())
+    return table
+
+
+def upload_features(name: str, data: bytes) -> np.ndarray:
+    """Whole-clip summary features of an uploaded song (first 30 s), in memory."""
+    y = load_audio(data, sr=FEATURE_SR, duration=30.0, name=name)
+    return summary_features(y, sr=FEATURE_SR)[None, :]
+
+
+def project(table: pd.DataFrame, method: str, extra: np.ndarray | None = None
+            ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """2-D coordinates of the tracks (and of ``extra`` rows, PCA only)."""
+    X = log_variances(table[list(SUMMARY_COLUMNS)].to_numpy())
+    scaler = StandardScaler().fit(X)
+    Z = scaler.transform(X)
+    placed = None
+    if method == "PCA":
+        pca = PCA(n_components=2, random_state=0).fit(Z)
+        xy = pca.transform(Z)
+        if extra is not None:
+            e = pca.transform(scaler.transform(log_variances(extra)))
+            placed = pd.DataFrame({"x": e[:, 0], "y": e[:, 1]})
+    else:
+        perplexity = float(min(30, max(2, len(Z) // 4)))
+        xy = TSNE(n_components=2, perplexity=perplexity, random_state=0, init="pca").fit_transform(Z)
+    points = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": table["label"],
+                           "track": table["track"]})
+    return points, placed

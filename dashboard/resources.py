@@ -1,0 +1,51 @@
+"""Cached resources shared by all sessions: loaded models and saved model sets.
+
+``st.cache_resource`` objects are shared across sessions, so what is cached here is read-only
+(models predict under a per-model lock, see :class:`core.models.base.GenreModel`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from core.predict import BUNDLED_MODELS, ModelSet, load_models
+from core.registry import list_models
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED_NAME = "Bundled defaults"
+
+
+def runs_dir() -> Path:
+    """Where the Train page saves model sets (``GENRELAB_RUNS_DIR``, else ``runs/``)."""
+    return Path(os.environ.get("GENRELAB_RUNS_DIR", ROOT / "runs"))
+
+
+def model_sets() -> dict[str, Path]:
+    """Saved model sets by display name: the bundled defaults, then each trained run."""
+    sets = {BUNDLED_NAME: BUNDLED_MODELS}
+    root = runs_dir()
+    if root.is_dir():
+        for run in sorted(root.iterdir(), reverse=True):
+            if run.is_dir() and list_models(run):
+                sets[run.name] = run
+    return sets
+
+
+@st.cache_resource(show_spinner="Loading models...")
+def get_models(directory: str, yamnet_handle: str | None = None, _version: float = 0.0
+               ) -> ModelSet:
+    """Models of one folder, loaded once and shared (``_version`` busts the cache on change)."""
+    return load_models(directory, yamnet_handle=yamnet_handle)
+
+
+def folder_version(directory: Path) -> float:
+    """Latest modification time below a model-set folder (so retrained sets reload)."""
+    times = [p.stat().st_mtime for p in directory.glob("*/metadata.json")]
+    return max(times, default=0.0)
+
+
+def models_for(directory: Path, yamnet_handle: str | None = None) -> ModelSet:
+    return get_models(str(directory), yamnet_handle or None, folder_version(directory))

@@ -1,0 +1,73 @@
+"""Pure table builders for the Compare and Report pages (no Streamlit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.registry import read_metadata, read_metrics
+
+
+def load_saved(folder: Path) -> dict[str, Any]:
+    """Metadata and saved metrics of one model folder."""
+    return {"metadata": read_metadata(folder), **read_metrics(folder), "folder": folder}
+
+
+def folder_size_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+
+
+def metrics_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.DataFrame:
+    """One row per model: accuracy, macro-F1, ROC-AUC, size, parameters, train and inference time."""
+    rows = []
+    for name, entry in saved.items():
+        metrics = entry.get("metrics", {})
+        info = entry.get("info", {})
+        m = metrics.get(level, {})
+        rows.append({
+            "model": name,
+            "family": entry["metadata"]["display_name"],
+            "zero-shot": bool(entry["metadata"].get("config", {}).get("zero_shot")),
+            "split": info.get("split", {}).get("name", ""),
+            "test tracks": m.get("n"),
+            "accuracy": m.get("accuracy"),
+            "macro-F1": m.get("macro_f1"),
+            "ROC-AUC": m.get("roc_auc_ovr"),
+            "size (MB)": round(folder_size_mb(entry["folder"]), 2),
+            "parameters": info.get("parameters", 0),
+            "train time (s)": round(info.get("train_seconds", 0.0), 1),
+            "inference (ms/clip)": round(metrics.get("inference_ms_per_track", float("nan")), 1),
+        })
+    return pd.DataFrame(rows)
+
+
+def per_genre_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.DataFrame:
+    """Long table: model, genre, recall (the genre's accuracy), precision, f1, support."""
+    rows = []
+    for name, entry in saved.items():
+        per_genre = entry.get("metrics", {}).get(level, {}).get("per_genre", {})
+        for genre, values in per_genre.items():
+            rows.append({"model": name, "genre": genre, **values})
+    return pd.DataFrame(rows, columns=["model", "genre", "precision", "recall", "f1", "support"])
+
+
+def top_confusions(matrix: list[list[int]], genres: list[str], k: int = 3) -> list[tuple[str, str, float]]:
+    """The ``k`` largest off-diagonal shares: (true genre, predicted genre, share of true genre)."""
+    pairs = []
+    for i, row in enumerate(matrix):
+        total = sum(row)
+        for j, count in enumerate(row):
+            if i != j and count and total:
+                pairs.append((genres[i], genres[j], count / total))
+    return sorted(pairs, key=lambda p: p[2], reverse=True)[:k]
+
+
+def mistakes(entry: dict[str, Any]) -> pd.DataFrame:
+    """Test tracks the model got wrong, most confident first."""
+    tracks = pd.DataFrame(entry.get("metrics", {}).get("test_tracks", []))
+    if tracks.empty:
+        return tracks
+    wrong = tracks[tracks["true"] != tracks["predicted"]]
+    return wrong.sort_values("confidence", ascending=False).reset_index(drop=True)

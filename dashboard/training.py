@@ -1,0 +1,78 @@
+"""Training in a background thread, so a session that trains never blocks the others."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.cache import FeatureCache
+from core.datasets import load_dataset
+from core.errors import GenreLabError
+from core.splits import make_split
+from core.train import train_family
+
+
+@dataclass
+class TrainingJob:
+    """One training run of several families; its fields are read by the page while it runs."""
+
+    data: str
+    layout: str
+    families: list[str]
+    split: str
+    out: Path
+    epochs: int | None = None
+    seed: int = 0
+    yamnet_handle: str | None = None
+    progress: dict[str, float] = field(default_factory=dict)
+    messages: dict[str, str] = field(default_factory=dict)
+    results: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> TrainingJob:
+        self._thread = threading.Thread(target=self._run, name=f"train-{self.out.name}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def _report(self, family: str) -> Any:
+        def report(fraction: float, message: str) -> None:
+            self.progress[family] = fraction
+            self.messages[family] = message
+        return report
+
+    def _run(self) -> None:
+        try:
+            dataset = load_dataset(self.data, self.layout)
+            split = make_split(dataset, self.split, seed=self.seed)
+            for family in self.families:
+                self.progress[family] = 0.0
+                try:
+                    model = train_family(family, dataset, split, self.out / family,
+                                         seed=self.seed, epochs=self.epochs,
+                                         yamnet_handle=self.yamnet_handle,
+                                         cache=FeatureCache(), progress=self._report(family))
+                    acc = model.metrics_.get("track", {}).get("accuracy")
+                    self.results[family] = ("trained" + (f", test accuracy {acc:.1%}"
+                                                         if acc is not None else ""))
+                except GenreLabError as exc:
+                    self.results[family] = f"failed: {exc}"
+                self.progress[family] = 1.0
+        except GenreLabError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # keep the thread's failure visible on the page
+            traceback.print_exc()
+            self.error = f"unexpected {type(exc).__name__}: {exc}"
+        finally:
+            self.finished = time.time()

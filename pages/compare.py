@@ -1,0 +1,76 @@
+"""Compare models: metrics, per-genre accuracy, confusion matrices, curves, mistakes."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.registry import list_models
+from dashboard import figures
+from dashboard.resources import model_sets
+from dashboard.tables import load_saved, metrics_table, mistakes, per_genre_table
+from dashboard.ui import guard
+
+st.title("Compare models")
+sets = model_sets()
+chosen_sets = st.multiselect("Model sets", list(sets),
+                             default=[st.session_state.get("model_set", next(iter(sets)))],
+                             key="compare_sets")
+saved = {}
+with guard("Reading saved models"):
+    for set_name in chosen_sets:
+        for folder in list_models(sets[set_name]):
+            label = folder.name if len(chosen_sets) == 1 else f"{set_name}/{folder.name}"
+            saved[label] = load_saved(folder)
+if not saved:
+    st.info("Choose at least one model set with saved models.")
+    st.stop()
+picked = st.multiselect("Models", list(saved), default=list(saved), key="compare_models")
+saved = {k: v for k, v in saved.items() if k in picked}
+if not saved:
+    st.stop()
+splits = sorted({e.get("info", {}).get("split", {}).get("name", "?") for e in saved.values()})
+if len(splits) > 1:
+    st.warning(f"These models were tested on different splits ({', '.join(splits)}): compare "
+               "their numbers with care.")
+level = st.radio("Level", ["track", "segment"], horizontal=True, key="compare_level",
+                 help="Track level averages each track's segment probabilities.")
+
+st.subheader("Summary")
+st.dataframe(metrics_table(saved, level), hide_index=True, width="stretch",
+             column_config={c: st.column_config.NumberColumn(format="%.3f")
+                            for c in ("accuracy", "macro-F1", "ROC-AUC")})
+
+with guard("Drawing per-genre accuracy"):
+    st.plotly_chart(figures.per_genre_accuracy(per_genre_table(saved, level)), theme="streamlit")
+
+st.subheader("Confusion matrices")
+normalise = st.toggle("Normalise rows", value=True, key="compare_normalise")
+columns = st.columns(min(3, len(saved)))
+for i, (name, entry) in enumerate(saved.items()):
+    metrics = entry.get("metrics", {}).get(level)
+    with columns[i % len(columns)], guard(f"Drawing {name}'s confusion matrix"):
+        if metrics:
+            st.plotly_chart(figures.confusion(metrics["confusion"], entry["metadata"]["genres"],
+                                              normalise=normalise, title=name), theme="streamlit")
+        else:
+            st.caption(f"{name}: no saved test metrics")
+
+histories = {n: e.get("history", {}) for n, e in saved.items() if e.get("history")}
+if histories:
+    with guard("Drawing training curves"):
+        st.plotly_chart(figures.training_curves(histories), theme="streamlit")
+
+st.subheader("Test clips a model gets wrong")
+name = st.selectbox("Model", list(saved), key="compare_mistakes_model")
+wrong = mistakes(saved[name])
+if wrong.empty:
+    st.caption("No per-track test predictions were saved for this model.")
+else:
+    st.dataframe(wrong[["track_id", "true", "predicted", "confidence"]], hide_index=True,
+                 width="stretch")
+    clip = st.selectbox("Play", wrong["track_id"], key="compare_play")
+    path = Path(wrong.set_index("track_id").loc[clip, "path"])
+    if path.is_file():
+        st.audio(str(path))
+    else:
+        st.caption("The audio of this clip is not on this machine.")

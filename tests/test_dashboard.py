@@ -1,0 +1,123 @@
+"""Every page renders without exception and shows its key elements (streamlit AppTest)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+from streamlit.testing.v1 import AppTest
+
+from core.synth import genre_like, make_demo_dataset
+from tests.conftest import ROOT
+from tests.yamnet_standin import build_standin
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory) -> str:
+    return str(build_standin(tmp_path_factory.mktemp("yamnet") / "standin"))
+
+
+@pytest.fixture
+def app(monkeypatch, tmp_path, standin):
+    monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)
+    monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def wav_bytes(y: np.ndarray, sr: int = 22050) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, y, sr, format="WAV")
+    return buffer.getvalue()
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [str(x.label) + " " + str(x.value) for x in at.metric]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home(app):
+    assert app.title[0].value.endswith("GenreLab")
+    assert "MFCC-MLP" in _texts(app)
+    assert len(app.dataframe) == 1  # the loaded models with their card metrics
+
+
+def test_classify_predicts_with_every_bundled_model(app):
+    app.switch_page("pages/classify.py").run()
+    assert not app.exception and not app.error
+    app.file_uploader[0].set_value(("demo song.wav", wav_bytes(genre_like(2, 12.0)), "audio/wav"))
+    app.run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    labels = {m.label for m in app.metric}
+    assert {"MFCC-MLP", "mel-CNN", "YAMNet", "Ensemble"} <= labels
+    assert any("agree" in s.value or "disagree" in s.value
+               for s in list(app.success) + list(app.warning))
+
+
+def test_classify_several_files_gives_a_table_and_bad_files_an_error(app):
+    app.switch_page("pages/classify.py").run()
+    app.file_uploader[0].set_value([
+        ("a.wav", wav_bytes(genre_like(1, 6.0)), "audio/wav"),
+        ("b.wav", wav_bytes(genre_like(4, 6.0)), "audio/wav"),
+        ("broken.wav", b"this is not audio", "audio/wav"),
+    ])
+    app.run()
+    assert not app.exception
+    assert any("broken.wav" in e.value for e in app.error)
+    table = app.dataframe[0].value
+    assert list(table["file"]) == ["a.wav", "b.wav"]
+    assert {"mlp genre", "cnn genre", "yamnet genre", "ensemble"} <= set(table.columns)
+
+
+def test_compare(app):
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception and not app.error
+    table = app.dataframe[0].value
+    assert set(table["model"]) == {"mlp", "cnn", "yamnet"}
+    assert table["accuracy"].between(0, 1).all()
+    app.radio(key="compare_level").set_value("segment").run()
+    assert not app.exception
+
+
+def test_explore_on_a_synthetic_dataset(app, tmp_path):
+    make_demo_dataset(tmp_path / "demo", genres=3, per_genre=5, seconds=3.0)
+    app.switch_page("pages/explore.py").run()
+    app.text_input(key="explore_path").set_value(str(tmp_path / "demo"))
+    app.selectbox(key="explore_layout").set_value("folders")
+    app.run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    assert "15 tracks, 3 genres" in _texts(app)
+    app.radio(key="explore_method").set_value("t-SNE").run()
+    assert not app.exception and not app.error
+
+
+def test_explore_bad_path_shows_an_error(app, tmp_path):
+    app.switch_page("pages/explore.py").run()
+    app.text_input(key="explore_path").set_value(str(tmp_path / "missing"))
+    app.selectbox(key="explore_layout").set_value("gtzan")
+    app.run()
+    assert not app.exception
+    assert any("not found" in e.value for e in app.error)
+
+
+def test_train_page_renders(app):
+    app.switch_page("pages/train.py").run()
+    assert not app.exception and not app.error
+    assert "Nothing is training" in " ".join(i.value for i in app.info)
+
+
+def test_report(app):
+    app.switch_page("pages/report.py").run()
+    assert not app.exception and not app.error
+    labels = {m.label for m in app.metric}
+    assert {"Best model", "Hours saved per year", "Money saved per year"} <= labels
