@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -76,6 +78,20 @@ def extract_file(
     return features, len(y), False
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Workers start from a clean process: forking one that already runs OpenMP threads (numba,
+    used by the feature code) can abort the child."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _init_worker() -> None:
+    """One numba thread per worker process: the pool already uses every core."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
 def _worker(args: tuple[str, FeatureParams, str | None]) -> tuple[np.ndarray | None, int, bool, str]:
     path, params, cache_root = args
     cache = FeatureCache(cache_root) if cache_root is not None else None
@@ -120,7 +136,9 @@ def extract_many(
                 results.append(_worker(task))
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks))) as pool:
+            with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)),
+                                     mp_context=_pool_context(),
+                                     initializer=_init_worker) as pool:
                 for result in pool.map(_worker, tasks, chunksize=max(1, len(tasks) // (8 * n_jobs))):
                     results.append(result)
                     bar.update()

@@ -96,3 +96,12 @@ def test_failures_are_collected_not_raised(files, tmp_path):
     result = extract_many([files[0], bad], PARAMS, progress=False)
     assert result.features[1] is None and "not an audio file" in result.errors[1]
     assert result.features[0] is not None
+
+
+def test_parallel_extraction_after_openmp_threads_started(files):
+    """Regression: a process pool forked after numba's OpenMP threads started aborted."""
+    from core.features import compute_features
+
+    compute_features(genre_like(1, 2.0), PARAMS)  # starts numba's parallel threads here
+    result = extract_many(files, PARAMS, n_jobs=2, progress=False)
+    assert not result.errors and all(f is not None for f in result.features)

@@ -105,3 +105,47 @@ def test_params_validate_and_round_trip():
         FeatureParams(n_mels=0)
     with pytest.raises(ParameterError, match="unknown"):
         FeatureParams.from_dict({"kind": "summary", "colour": "red"})
+
+
+def test_fast_building_blocks_equal_librosa_and_scipy():
+    import librosa
+    import scipy.ndimage
+
+    from core.features.summary import (
+        estimate_tuning,
+        harmonic_waveform,
+        inverse_stft,
+        median_filter_axis,
+        spectral_moments,
+        spectral_rolloff,
+        zero_crossing_rate,
+    )
+
+    y = genre_like(5, 4.0, seed=3)
+    y[2000:2600] = 0.0  # a stretch of exact silence: zero-energy frames and zero samples
+    S = np.abs(librosa.stft(y))
+    freqs = librosa.fft_frequencies(sr=22050, n_fft=2048)
+    centroid, bandwidth = spectral_moments(S, freqs)
+    np.testing.assert_allclose(centroid, librosa.feature.spectral_centroid(S=S, sr=22050),
+                               rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(bandwidth, librosa.feature.spectral_bandwidth(S=S, sr=22050),
+                               rtol=1e-3, atol=1e-2)
+    np.testing.assert_array_equal(spectral_rolloff(S, freqs),
+                                  librosa.feature.spectral_rolloff(S=S, sr=22050))
+    np.testing.assert_allclose(zero_crossing_rate(y, frame_length=2048, hop_length=512),
+                               librosa.feature.zero_crossing_rate(y))
+    for axis, size in ((1, (1, 31)), (0, (31, 1))):
+        np.testing.assert_array_equal(median_filter_axis(S, size=31, axis=axis),
+                                      scipy.ndimage.median_filter(S, size=size, mode="reflect"))
+    ties = np.round(S * 4) / 4  # many equal values
+    np.testing.assert_array_equal(median_filter_axis(ties, size=5, axis=1),
+                                  scipy.ndimage.median_filter(ties, size=(1, 5), mode="reflect"))
+    power = S**2
+    assert estimate_tuning(power, sr=22050, n_fft=2048) == librosa.estimate_tuning(
+        S=power, sr=22050, n_fft=2048)
+    X = librosa.stft(y)
+    for n in (len(y), len(y) - 100, 3000):
+        np.testing.assert_allclose(inverse_stft(X, n_fft=2048, hop_length=512, length=n),
+                                   librosa.istft(X, length=n), atol=1e-6)
+    np.testing.assert_allclose(harmonic_waveform(X, np.abs(X), length=len(y)),
+                               librosa.effects.hpss(y)[0], atol=1e-5)

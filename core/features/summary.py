@@ -6,16 +6,24 @@ Definitions follow the table exactly (librosa defaults at 22050 Hz: ``n_fft=2048
 HPSS; ``tempo`` is librosa's global tempo estimate in BPM.
 
 Speed: the per-feature recipe (each librosa feature called on the waveform, plus
-``librosa.effects.hpss`` and ``librosa.beat.beat_track``) computes the STFT a dozen times and runs
-a full beat tracker. Here one complex STFT feeds every spectral feature, one mel spectrogram feeds
-both MFCCs and the onset envelope for tempo, and HPSS median-filters that same magnitude.
+``librosa.effects.hpss`` and ``librosa.beat.beat_track``) computes the STFT a dozen times, runs
+a 2-D median filter that dominates its cost, and a full beat tracker. Here one complex STFT feeds
+every spectral feature; centroid and bandwidth come from two moments of the magnitude, roll-off
+from one cumulative sum; tuning is estimated on the 150-4000 Hz bins piptrack looks at; HPSS
+median-filters that same magnitude with a sliding sorted window (exact, rows in parallel) and
+inverts one STFT (the percussive part is the rest of the signal); one mel spectrogram feeds the
+MFCCs and the onset envelope for tempo (no beat tracking: only the tempo is needed).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import librosa
+import numba
 import numpy as np
-import scipy.ndimage
+import scipy.signal
+from threadpoolctl import threadpool_limits
 
 from core.config import FEATURE_SR, HOP_LENGTH, N_FFT, N_MELS, N_MFCC
 
@@ -34,6 +42,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 
 _HPSS_KERNEL = 31  # librosa.decompose.hpss default kernel_size
+_PIPTRACK_FMAX_HZ = 4000.0  # librosa.piptrack's default fmax, which estimate_tuning uses
 
 
 def summary_features(y: np.ndarray, *, sr: int = FEATURE_SR) -> np.ndarray:
@@ -52,18 +61,26 @@ def summary_features(y: np.ndarray, *, sr: int = FEATURE_SR) -> np.ndarray:
     features : np.ndarray [shape=(57,), dtype=float64]
         Values in the order of :data:`SUMMARY_COLUMNS`.
     """
-    y = np.ascontiguousarray(y, dtype=np.float32)
+    # OpenBLAS threads spin after each small matrix product and would steal the cores the
+    # median filters run on; these products are too small to gain from BLAS threads.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _summary_features(np.ascontiguousarray(y, dtype=np.float32), sr)
+
+
+def _summary_features(y: np.ndarray, sr: int) -> np.ndarray:
     stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)
     magnitude = np.abs(stft)
     power = magnitude**2
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
 
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=N_FFT, hop_length=HOP_LENGTH)
+    tuning = estimate_tuning(power, sr=sr, n_fft=N_FFT)
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=N_FFT, tuning=tuning)
     rms = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH)
-    centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr, n_fft=N_FFT)
-    bandwidth = librosa.feature.spectral_bandwidth(S=magnitude, sr=sr, n_fft=N_FFT)
-    rolloff = librosa.feature.spectral_rolloff(S=magnitude, sr=sr, n_fft=N_FFT)
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)
-    harmonic, percussive = _hpss_waveforms(stft, magnitude, length=len(y))
+    centroid, bandwidth = spectral_moments(magnitude, freqs)
+    rolloff = spectral_rolloff(magnitude, freqs)
+    zcr = zero_crossing_rate(y, frame_length=N_FFT, hop_length=HOP_LENGTH)
+    harmonic = harmonic_waveform(stft, magnitude, length=len(y))
+    percussive = y - harmonic  # the two soft masks sum to one, and the STFT inverts exactly
 
     mel_db = librosa.power_to_db(
         librosa.feature.melspectrogram(S=power, sr=sr, n_fft=N_FFT, n_mels=N_MELS)
@@ -88,18 +105,184 @@ def summary_features(y: np.ndarray, *, sr: int = FEATURE_SR) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def _hpss_waveforms(
-    stft: np.ndarray, magnitude: np.ndarray, *, length: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Harmonic and percussive waveforms by median-filtering HPSS (librosa's defaults).
+def spectral_moments(S: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spectral centroid and bandwidth (p=2) of a magnitude spectrogram in one pass.
 
-    Same result as ``librosa.effects.hpss(y)`` (kernel 31, power 2, soft masks), reusing the
+    Same values as ``librosa.feature.spectral_centroid`` and ``spectral_bandwidth`` with their
+    defaults: the mean and standard deviation of frequency under each frame's normalised
+    magnitude. Frames with no energy get 0.
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(1 + n_fft // 2, n_frames)]
+        Magnitude spectrogram.
+    freqs : np.ndarray [shape=(1 + n_fft // 2,)]
+        Bin centre frequencies in Hz.
+
+    Returns
+    -------
+    centroid, bandwidth : np.ndarray [shape=(1, n_frames)], in Hz
+    """
+    total = S.sum(axis=0, dtype=np.float64)
+    first = freqs @ S.astype(np.float64)
+    second = (freqs**2) @ S.astype(np.float64)
+    safe = np.where(total > np.finfo(np.float32).tiny, total, 1.0)
+    centroid = np.where(total > np.finfo(np.float32).tiny, first / safe, 0.0)
+    variance = np.maximum(second / safe - centroid**2, 0.0)
+    return centroid[None, :], np.sqrt(variance)[None, :]
+
+
+def spectral_rolloff(S: np.ndarray, freqs: np.ndarray, *, roll_percent: float = 0.85
+                     ) -> np.ndarray:
+    """Frequency below which ``roll_percent`` of each frame's magnitude lies (librosa's rule).
+
+    Returns
+    -------
+    rolloff : np.ndarray [shape=(1, n_frames)], in Hz
+    """
+    cumulative = np.cumsum(S, axis=0)
+    reached = cumulative >= roll_percent * cumulative[-1:, :]
+    return freqs[np.argmax(reached, axis=0)][None, :]
+
+
+def zero_crossing_rate(y: np.ndarray, *, frame_length: int, hop_length: int,
+                       threshold: float = 1e-10) -> np.ndarray:
+    """Frame-wise zero-crossing rate, as ``librosa.feature.zero_crossing_rate`` (centred frames).
+
+    One sign-change array and one cumulative sum replace framing the whole signal.
+
+    Returns
+    -------
+    zcr : np.ndarray [shape=(1, n_frames)]
+        Crossings within each frame divided by ``frame_length``.
+    """
+    padded = np.pad(y, frame_length // 2, mode="edge")
+    signs = np.signbit(np.where(np.abs(padded) <= threshold, 0.0, padded))
+    changes = np.concatenate(([0], np.cumsum(signs[1:] != signs[:-1])))
+    starts = np.arange(0, len(padded) - frame_length + 1, hop_length)
+    counts = changes[starts + frame_length - 1] - changes[starts]
+    return (counts / frame_length)[None, :]
+
+
+def estimate_tuning(power: np.ndarray, *, sr: int, n_fft: int) -> float:
+    """``librosa.estimate_tuning(S=power, sr=sr, n_fft=n_fft)`` on the bins it actually uses.
+
+    piptrack (which estimate_tuning runs) only keeps peaks between 150 and 4000 Hz, so it is run
+    on those bins plus neighbours, about a third of the spectrogram, with each frame's peak
+    threshold still taken from the whole frame. librosa infers ``n_fft`` from the rows of ``S``,
+    so the sample rate is scaled to keep every bin's frequency.
+    """
+    bins = int(np.ceil(_PIPTRACK_FMAX_HZ * n_fft / sr)) + 3
+    if bins >= power.shape[0]:
+        return float(librosa.estimate_tuning(S=power, sr=sr, n_fft=n_fft))
+    frame_max = power.max(axis=0)
+    band_n_fft = 2 * (bins - 1)
+    return float(librosa.estimate_tuning(
+        S=power[:bins], sr=sr * band_n_fft / n_fft, n_fft=band_n_fft,
+        ref=lambda S, axis: frame_max,
+    ))
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _sliding_median_rows(padded: np.ndarray, size: int, out: np.ndarray) -> None:
+    """Median of every ``size``-wide window of each row (a sorted window, updated in place)."""
+    half = size // 2
+    for r in numba.prange(padded.shape[0]):
+        window = np.sort(padded[r, :size].copy())
+        out[r, 0] = window[half]
+        for i in range(1, out.shape[1]):
+            old, new = padded[r, i - 1], padded[r, i + size - 1]
+            lo, hi = 0, size
+            while lo < hi:  # position of the value leaving the window
+                mid = (lo + hi) // 2
+                if window[mid] < old:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            j = lo
+            if new >= old:  # slide the gap up to where the new value belongs
+                while j + 1 < size and window[j + 1] < new:
+                    window[j] = window[j + 1]
+                    j += 1
+            else:
+                while j > 0 and window[j - 1] > new:
+                    window[j] = window[j - 1]
+                    j -= 1
+            window[j] = new
+            out[r, i] = window[half]
+
+
+def median_filter_axis(S: np.ndarray, *, size: int, axis: int) -> np.ndarray:
+    """Median filter of odd ``size`` along one axis, with reflected edges.
+
+    Equals ``scipy.ndimage.median_filter`` with a 1-D footprint along ``axis`` and
+    ``mode="reflect"``: each padded row keeps a sorted window that changes by one value per step,
+    and rows run in parallel on all cores (numba threads; GenreLab's worker processes use one).
+    """
+    rows = S if axis == 1 else S.T
+    half = size // 2
+    padded = np.ascontiguousarray(np.pad(rows, ((0, 0), (half, half)), mode="symmetric"))
+    out = np.empty((padded.shape[0], padded.shape[1] - size + 1), dtype=padded.dtype)
+    _sliding_median_rows(padded, size, out)
+    return out if axis == 1 else out.T
+
+
+def harmonic_waveform(stft: np.ndarray, magnitude: np.ndarray, *, length: int) -> np.ndarray:
+    """Harmonic waveform of median-filtering HPSS, as ``librosa.effects.hpss(y)[0]``.
+
+    Kernel 31 in time (harmonic) and frequency (percussive), soft masks of power 2, reusing the
     complex STFT and its magnitude that the other features already computed.
     """
-    harmonic_env = scipy.ndimage.median_filter(magnitude, size=(1, _HPSS_KERNEL), mode="reflect")
-    percussive_env = scipy.ndimage.median_filter(magnitude, size=(_HPSS_KERNEL, 1), mode="reflect")
-    mask_h = librosa.util.softmask(harmonic_env, percussive_env, power=2.0, split_zeros=False)
-    mask_p = librosa.util.softmask(percussive_env, harmonic_env, power=2.0, split_zeros=False)
-    y_h = librosa.istft(stft * mask_h, hop_length=HOP_LENGTH, n_fft=N_FFT, length=length)
-    y_p = librosa.istft(stft * mask_p, hop_length=HOP_LENGTH, n_fft=N_FFT, length=length)
-    return y_h, y_p
+    harmonic_env = median_filter_axis(magnitude, size=_HPSS_KERNEL, axis=1)
+    percussive_env = median_filter_axis(magnitude, size=_HPSS_KERNEL, axis=0)
+    masked = _apply_soft_mask(stft, harmonic_env, percussive_env)
+    return inverse_stft(masked, n_fft=N_FFT, hop_length=HOP_LENGTH, length=length)
+
+
+def inverse_stft(stft: np.ndarray, *, n_fft: int, hop_length: int, length: int) -> np.ndarray:
+    """``librosa.istft(stft, n_fft=n_fft, hop_length=hop_length, length=length)`` for a Hann
+    window, centred frames and ``hop_length`` dividing ``n_fft``.
+
+    One batched inverse FFT, an overlap-add of ``n_fft // hop_length`` shifted blocks, and a
+    multiplication by the cached reciprocal window sum-square (librosa divides through a boolean
+    index, which costs as much as the inverse FFT itself).
+    """
+    n_frames = stft.shape[1]
+    overlap = n_fft // hop_length
+    frames = np.fft.irfft(stft, n=n_fft, axis=0).T * _hann(n_fft)  # (n_frames, n_fft)
+    blocks = frames.reshape(n_frames, overlap, hop_length)
+    y = np.zeros((n_frames + overlap - 1, hop_length), dtype=frames.dtype)
+    for k in range(overlap):
+        y[k:k + n_frames] += blocks[:, k]
+    y = y.ravel() * _inverse_window_sumsquare(n_frames, n_fft, hop_length)
+    start = n_fft // 2
+    return librosa.util.fix_length(y[start:], size=length)
+
+
+@lru_cache(maxsize=8)
+def _hann(n_fft: int) -> np.ndarray:
+    return scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+
+
+@lru_cache(maxsize=64)
+def _inverse_window_sumsquare(n_frames: int, n_fft: int, hop_length: int) -> np.ndarray:
+    wss = librosa.filters.window_sumsquare(window="hann", n_frames=n_frames, n_fft=n_fft,
+                                           hop_length=hop_length, dtype=np.float32)
+    tiny = librosa.util.tiny(wss)
+    return np.where(wss > tiny, 1.0 / np.maximum(wss, tiny), 1.0).astype(np.float32)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _apply_soft_mask(stft: np.ndarray, keep: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """``stft * keep**2 / (keep**2 + other**2)`` (0 where both are 0) in one parallel pass.
+
+    librosa.util.softmask with power 2 and ``split_zeros=False``, fused with the product.
+    """
+    n_bins, n_frames = stft.shape
+    out = np.empty((n_frames, n_bins), dtype=stft.dtype).T  # same (Fortran) layout as the STFT
+    for t in numba.prange(n_frames):
+        for f in range(n_bins):
+            a = keep[f, t] * keep[f, t]
+            total = a + other[f, t] * other[f, t]
+            out[f, t] = stft[f, t] * (a / total) if total > 0 else 0
+    return out

@@ -1,0 +1,7 @@
+"""``python -m bench`` (``make bench``): run every benchmark and write bench/results/*.json."""
+
+from bench import accuracy, classify, dashboard, extraction, features
+
+for module in (features, classify, extraction, dashboard, accuracy):
+    module.main()
+    print()

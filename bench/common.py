@@ -1,0 +1,54 @@
+"""Shared benchmark helpers: machine facts, robust statistics, JSON results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+RESULTS = ROOT / "bench" / "results"
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import librosa
+    import numpy
+    import scipy
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "librosa": librosa.__version__,
+            "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def summarise(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"median_s": statistics.median(ordered), "p95_s": p95, "min_s": ordered[0],
+            "runs": len(ordered)}
+
+
+def save(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2))
+    print(f"results -> {path.relative_to(ROOT)}")
+    return path
+
+
+def header(title: str) -> None:
+    m = machine()
+    print(f"== {title} ==\n{m['cpu']}, {m['cores']} cores, Python {m['python']}, "
+          f"librosa {m['librosa']}, numpy {m['numpy']}")
