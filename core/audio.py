@@ -169,13 +169,15 @@ def _decode(
     except AudioError:
         raise
     except sf.LibsndfileError as exc:
-        text = str(exc).lower()
-        if "format not recognised" in text or "unknown format" in text:
+        detail = (getattr(exc, "error_string", "") or str(exc)).strip().rstrip(".")
+        if "format not recognised" in detail.lower() or "unknown format" in detail.lower():
             raise AudioError(
                 f"{label}: not an audio file GenreLab can read (unrecognised format).",
                 reason="not-audio",
             ) from None
-        raise AudioError(f"{label}: the audio file is corrupt or truncated ({exc}).",
+        if "does not exist" in detail or "not a regular file" in detail:
+            detail = "its header cannot be parsed"  # libsndfile's words for unparsable data
+        raise AudioError(f"{label}: the audio file is corrupt or truncated ({detail}).",
                          reason="corrupt") from None
     except (RuntimeError, ValueError, EOFError, OSError) as exc:
         raise AudioError(f"{label}: the audio file is corrupt or truncated ({exc}).",

@@ -7,13 +7,14 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,9 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_split_args(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    described = "; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items())
     parser.add_argument("--split", default=default, choices=list(SPLIT_STRATEGIES),
-                        help="; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items()))
+                        help=described.replace("%", "%%"))
     parser.add_argument("--fold", type=int, default=0, help="test fold for kfold/artist-3fold")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
@@ -156,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="GenreLab: music-genre features, datasets, leak-free splits and models.",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="let native libraries (decoders, TensorFlow) print their own logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("features", help="compute features of audio files (summary CSV or npz)")
@@ -203,11 +207,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced(enabled: bool) -> Iterator[None]:
+    """Send what C libraries write to file descriptor 2 (mpg123's stream warnings, TensorFlow's
+    start-up logs) to /dev/null, while Python's ``sys.stderr`` (our messages, progress bars)
+    keeps the terminal."""
+    if not enabled:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    python_stderr = sys.stderr
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, errors="backslashreplace")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr.close()
+        sys.stderr = python_stderr
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
+    with _native_stderr_silenced(not args.verbose and argv is None):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("ignore", category=FutureWarning)

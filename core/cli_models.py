@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cache import FeatureCache
-from core.datasets import LAYOUTS, load_dataset
+from core.datasets import load_dataset
 from core.errors import GenreLabError, ModelError
 
 
@@ -115,17 +115,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from core.splits import SPLIT_STRATEGIES
-
-    def data_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data", required=True, help="dataset folder or feature table")
-        p.add_argument("--layout", required=True, choices=list(LAYOUTS))
-
-    def split_args(p: argparse.ArgumentParser, default: str | None) -> None:
-        p.add_argument("--split", default=default, choices=list(SPLIT_STRATEGIES),
-                       help="; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items()))
-        p.add_argument("--fold", type=int, default=0)
-        p.add_argument("--seed", type=int, default=0)
+    from core.cli import _add_data_args as data_args
+    from core.cli import _add_split_args as split_args
 
     def handle_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--yamnet-handle", default=None,

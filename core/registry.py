@@ -20,6 +20,7 @@ import numpy as np
 
 from core.atomic import replace_dir_atomic
 from core.errors import ModelError
+from core.features import FEATURES_VERSION
 from core.models.base import GenreModel
 
 FORMAT_VERSION = 1
@@ -84,6 +85,7 @@ def save_model(model: GenreModel, directory: str | os.PathLike[str]) -> Path:
             "info": model.info_,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "libraries": library_versions(),
+            "features_version": FEATURES_VERSION,
         }
         if model.model_ is not None:
             model.model_.save(tmp / WEIGHTS)
@@ -120,6 +122,11 @@ def read_metadata(directory: str | os.PathLike[str]) -> dict[str, Any]:
     genres = metadata.get("genres")
     if not isinstance(genres, list) or len(genres) < 2:
         raise ModelError(f"{directory}: metadata lists no genres")
+    saved_features = metadata.get("features_version")
+    if saved_features != FEATURES_VERSION:
+        raise ModelError(f"{directory}: trained on features of definition version "
+                         f"{saved_features!r}, this GenreLab computes version {FEATURES_VERSION}; "
+                         "its inputs would not mean the same: retrain it")
     return metadata
 
 
@@ -206,8 +213,12 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
 
 
 def list_models(root: str | os.PathLike[str]) -> list[Path]:
-    """Model folders directly below ``root`` (those holding a metadata file), sorted by name."""
+    """Model folders directly below ``root`` (those holding a metadata file), sorted by name.
+
+    Hidden folders are skipped: they are half-written saves left by an interrupted process.
+    """
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if (p / METADATA).is_file())
+    return sorted(p for p in root.iterdir()
+                  if not p.name.startswith(".") and (p / METADATA).is_file())

@@ -23,7 +23,13 @@ uploads = st.file_uploader(
     type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads")
 recording = st.audio_input("...or record a clip with your microphone", key="recording")
 
-items = [(f.name, f.getvalue()) for f in uploads or []]
+items = []
+for upload in uploads or []:
+    if upload.size > limit_mb * 1024 * 1024:
+        st.error(f"{upload.name}: {upload.size / 1e6:.0f} MB is over the upload limit of "
+                 f"{limit_mb} MB; trim the file or convert it to mp3.")
+    else:
+        items.append((upload.name, upload.getvalue()))
 if recording is not None:
     items.append(("recording.wav", recording.getvalue()))
 if not items:

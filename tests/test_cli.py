@@ -20,6 +20,15 @@ def test_help_lists_subcommands():
         assert command in out
 
 
+@pytest.mark.parametrize("command", ["features", "dataset", "split", "extract", "cache", "train",
+                                     "evaluate", "predict"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: python -m core " + command in capsys.readouterr().out
+
+
 def test_features_csv_has_kaggle_columns(tmp_path, capsys):
     a = write(tmp_path / "a.wav", genre_like(1, 2.0), 22050)
     b = write(tmp_path / "b b.flac", genre_like(2, 2.0), 22050)

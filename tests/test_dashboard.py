@@ -121,3 +121,84 @@ def test_report(app):
     assert not app.exception and not app.error
     labels = {m.label for m in app.metric}
     assert {"Best model", "Hours saved per year", "Money saved per year"} <= labels
+
+
+def test_upload_over_the_limit_is_refused(app):
+    from streamlit import config
+
+    previous = config.get_option("server.maxUploadSize")
+    config.set_option("server.maxUploadSize", 1)
+    try:
+        app.switch_page("pages/classify.py").run()
+        big = wav_bytes(genre_like(1, 30.0))  # 1.3 MB
+        app.file_uploader[0].set_value([("big.wav", big, "audio/wav"),
+                                        ("small.wav", wav_bytes(genre_like(1, 3.0)), "audio/wav")])
+        app.run()
+    finally:
+        config.set_option("server.maxUploadSize", previous)
+    assert not app.exception
+    assert any("big.wav" in e.value and "upload limit of 1 MB" in e.value for e in app.error)
+    assert {"MFCC-MLP", "Ensemble"} <= {m.label for m in app.metric}  # small.wav still classified
+
+
+def test_bad_corpus_uploads_get_messages_and_the_page_keeps_working(app, tmp_path):
+    from tests.test_robustness import bad_corpus
+
+    files = [(p.name, p.read_bytes(), "audio/wav") for name, p in bad_corpus(tmp_path).items()
+             if name != "unsupported extension"]
+    app.switch_page("pages/classify.py").run()
+    app.file_uploader[0].set_value([*files, ("ok.wav", wav_bytes(genre_like(3, 4.0)), "audio/wav")])
+    app.run()
+    assert not app.exception
+    assert len(app.error) == len(files)
+    assert {"MFCC-MLP", "mel-CNN", "YAMNet"} <= {m.label for m in app.metric}
+
+
+def test_a_corrupt_model_is_reported_and_the_others_work(monkeypatch, standin, tmp_path):
+    import shutil
+
+    from core.predict import BUNDLED_MODELS
+
+    monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)
+    monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
+    run = tmp_path / "runs" / "broken-run"
+    shutil.copytree(BUNDLED_MODELS / "mlp", run / "mlp")
+    shutil.copytree(BUNDLED_MODELS / "cnn", run / "cnn")
+    weights = run / "cnn" / "model.keras"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    app.session_state["model_set"] = "broken-run"  # what the sidebar's model-set box sets
+    app.run()
+    app.switch_page("pages/classify.py").run()
+    app.file_uploader[0].set_value(("x.wav", wav_bytes(genre_like(2, 4.0)), "audio/wav"))
+    app.run()
+    assert not app.exception
+    assert any("cnn" in w.value and "checksum" in w.value for w in app.warning)
+    assert "MFCC-MLP" in {m.label for m in app.metric}
+
+
+def test_two_sessions_classifying_at_once_keep_their_own_results(monkeypatch, standin, tmp_path):
+    import threading
+
+    monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)
+    monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
+    sessions = {name: AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+                for name in ("alice.wav", "bob.wav")}
+    clips = {"alice.wav": genre_like(0, 8.0, seed=1), "bob.wav": genre_like(5, 5.0, seed=2)}
+    for name, at in sessions.items():
+        at.run()
+        at.switch_page("pages/classify.py").run()
+        at.file_uploader[0].set_value((name, wav_bytes(clips[name]), "audio/wav"))
+    threads = [threading.Thread(target=at.run) for at in sessions.values()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name, at in sessions.items():
+        assert not at.exception
+        headers = [h.value for h in at.subheader]
+        assert name in headers and not any(other in headers for other in sessions if other != name)
+        analyses = at.session_state["analyses"]
+        assert [a.name for a in analyses.values()] == [name]
+        assert analyses[next(iter(analyses))].prediction.duration_s == pytest.approx(
+            len(clips[name]) / 22050, abs=0.01)
