@@ -44,16 +44,52 @@ def dataset_features(path: str, layout: str, limit: int) -> pd.DataFrame:
     return table
 
 
+@st.cache_data(show_spinner="Computing YAMNet embeddings (cached on disk)...", max_entries=8)
+def dataset_embeddings(path: str, layout: str, limit: int, handle: str | None) -> pd.DataFrame:
+    """Mean YAMNet embedding of up to ``limit`` tracks (stratified by genre), one row per track."""
+    from core.models import YamnetEmbedding
+
+    dataset = load(path, layout)
+    m = dataset.manifest
+    rows = m.groupby("label", group_keys=False).head(max(1, limit // len(dataset.genres))).index
+    subset = dataset.subset(rows.to_numpy())
+    found = YamnetEmbedding(handle=handle).featurize_dataset(subset, cache=FeatureCache(),
+                                                             n_jobs=1, progress=False)
+    tracks = np.unique(found.track)
+    X = np.stack([found.X[found.track == t, :1024].mean(axis=0) for t in tracks])
+    table = pd.DataFrame(X)
+    table.insert(0, "track", subset.manifest["track_id"].iloc[tracks].to_numpy())
+    table.insert(1, "label", subset.manifest["label"].iloc[tracks].to_numpy())
+    return table
+
+
+def upload_embedding(name: str, data: bytes, handle: str | None) -> np.ndarray:
+    """Mean YAMNet embedding of an uploaded song (first 30 s), in memory."""
+    from core.config import YAMNET_SR
+    from core.models import YamnetEmbedding
+
+    y = load_audio(data, sr=YAMNET_SR, duration=30.0, name=name)
+    rows, _ = YamnetEmbedding(handle=handle).featurize_waveform(y, YAMNET_SR)
+    return rows[:, :1024].mean(axis=0, keepdims=True)
+
+
 def upload_features(name: str, data: bytes) -> np.ndarray:
     """Whole-clip summary features of an uploaded song (first 30 s), in memory."""
     y = load_audio(data, sr=FEATURE_SR, duration=30.0, name=name)
     return summary_features(y, sr=FEATURE_SR)[None, :]
 
 
-def project(table: pd.DataFrame, method: str, extra: np.ndarray | None = None
-            ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """2-D coordinates of the tracks (and of ``extra`` rows, PCA only)."""
-    X = log_variances(table[list(SUMMARY_COLUMNS)].to_numpy())
+def project(table: pd.DataFrame, method: str, extra: np.ndarray | None = None, *,
+            summary: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """2-D coordinates of the tracks (and of ``extra`` rows, PCA only).
+
+    ``table`` has ``track``, ``label`` and feature columns; summary features have their variance
+    columns turned into logarithms first. Everything is standardised.
+    """
+    X = table.drop(columns=["track", "label"]).to_numpy(dtype=float)
+    if summary:
+        X = log_variances(X)
+        extra = None if extra is None else log_variances(extra)
     scaler = StandardScaler().fit(X)
     Z = scaler.transform(X)
     placed = None
@@ -61,7 +97,7 @@ def project(table: pd.DataFrame, method: str, extra: np.ndarray | None = None
         pca = PCA(n_components=2, random_state=0).fit(Z)
         xy = pca.transform(Z)
         if extra is not None:
-            e = pca.transform(scaler.transform(log_variances(extra)))
+            e = pca.transform(scaler.transform(extra))
             placed = pd.DataFrame({"x": e[:, 0], "y": e[:, 1]})
     else:
         perplexity = float(min(30, max(2, len(Z) // 4)))

@@ -71,3 +71,44 @@ def mistakes(entry: dict[str, Any]) -> pd.DataFrame:
         return tracks
     wrong = tracks[tracks["true"] != tracks["predicted"]]
     return wrong.sort_values("confidence", ascending=False).reset_index(drop=True)
+
+
+def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, split: str | None,
+                   fold: int, seed: int, yamnet_handle: str | None) -> dict[str, Any]:
+    """Evaluate saved models on a dataset's test split (or all its tracks), one by one.
+
+    Returns ``{"label": ..., "metrics": {model: metrics}, "errors": {model: message}}``; a model
+    that cannot be evaluated (other genres, YAMNet unreachable...) is reported, not fatal.
+    """
+    from core.cache import FeatureCache
+    from core.datasets import load_dataset
+    from core.errors import GenreLabError
+    from core.registry import load_model
+    from core.splits import make_split
+    from core.train import evaluate_model
+
+    dataset = load_dataset(data, layout)
+    rows = None
+    label = f"all of {dataset.name}"
+    if split is not None:
+        chosen = make_split(dataset, split, seed=seed, fold=fold)
+        rows, label = chosen.test, f"{dataset.name}, {chosen.name} test tracks"
+    out: dict[str, Any] = {"label": label, "metrics": {}, "errors": {}}
+    for name, entry in saved.items():
+        try:
+            model = load_model(entry["folder"], yamnet_handle=yamnet_handle)
+            out["metrics"][name] = evaluate_model(model, dataset, rows, cache=FeatureCache())
+        except GenreLabError as exc:
+            out["errors"][name] = str(exc)
+    return out
+
+
+def with_evaluation(saved: dict[str, dict[str, Any]], evaluation: dict[str, Any]
+                    ) -> dict[str, dict[str, Any]]:
+    """Saved entries whose metrics are replaced by a re-evaluation (models it covered only)."""
+    replaced = {}
+    for name, entry in saved.items():
+        if name in evaluation["metrics"]:
+            info = {**entry.get("info", {}), "split": {"name": evaluation["label"]}}
+            replaced[name] = {**entry, "metrics": evaluation["metrics"][name], "info": info}
+    return replaced

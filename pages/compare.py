@@ -4,10 +4,19 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.datasets import LAYOUTS
 from core.registry import list_models
+from core.splits import SPLIT_STRATEGIES
 from dashboard import figures
 from dashboard.resources import model_sets
-from dashboard.tables import load_saved, metrics_table, mistakes, per_genre_table
+from dashboard.tables import (
+    evaluate_saved,
+    load_saved,
+    metrics_table,
+    mistakes,
+    per_genre_table,
+    with_evaluation,
+)
 from dashboard.ui import guard
 
 st.title("Compare models")
@@ -28,6 +37,36 @@ picked = st.multiselect("Models", list(saved), default=list(saved), key="compare
 saved = {k: v for k, v in saved.items() if k in picked}
 if not saved:
     st.stop()
+
+with st.expander("Evaluate these models on another dataset or split"):
+    with st.form("compare_evaluate"):
+        c1, c2 = st.columns([3, 1])
+        data = c1.text_input("Dataset folder or feature table", key="compare_data")
+        layout = c2.selectbox("Layout", list(LAYOUTS), key="compare_layout")
+        c3, c4, c5 = st.columns(3)
+        split = c3.selectbox("Test on", ["all tracks", *SPLIT_STRATEGIES], key="compare_split")
+        fold = c4.number_input("Fold", 0, 9, 0, key="compare_fold")
+        seed = c5.number_input("Seed", 0, 10_000, 0, key="compare_seed")
+        run = st.form_submit_button("Evaluate")
+    if run:
+        with guard("Evaluating"), st.spinner("Computing features and predictions..."):
+            handle = st.session_state.get("yamnet_handle") or None
+            st.session_state["compare_evaluation"] = evaluate_saved(
+                saved, data, layout, None if split == "all tracks" else split, int(fold),
+                int(seed), handle)
+    evaluation = st.session_state.get("compare_evaluation")
+    if evaluation:
+        for name, message in evaluation["errors"].items():
+            st.warning(f"{name}: {message}")
+        st.toggle(f"Show results on {evaluation['label']} instead of each model's own test split",
+                  value=True, key="compare_use_evaluation")
+evaluation = st.session_state.get("compare_evaluation")
+if evaluation and st.session_state.get("compare_use_evaluation"):
+    saved = with_evaluation(saved, evaluation)
+    if not saved:
+        st.info(f"None of the chosen models could be evaluated on {evaluation['label']} "
+                "(see the warnings above); switch the toggle off to see their own test results.")
+        st.stop()
 splits = sorted({e.get("info", {}).get("split", {}).get("name", "?") for e in saved.values()})
 if len(splits) > 1:
     st.warning(f"These models were tested on different splits ({', '.join(splits)}): compare "

@@ -11,7 +11,14 @@ from core.datasets import LAYOUTS
 from core.features import SUMMARY_COLUMNS, logmel
 from core.synth import make_demo_dataset
 from dashboard import figures
-from dashboard.explore import dataset_features, load, project, upload_features
+from dashboard.explore import (
+    dataset_embeddings,
+    dataset_features,
+    load,
+    project,
+    upload_embedding,
+    upload_features,
+)
 from dashboard.ui import guard
 
 st.title("Explore data")
@@ -70,18 +77,25 @@ if m["path"].astype(bool).any():
                         theme="streamlit")
 
 st.subheader("Map of the tracks")
-method = st.radio("Projection", ["PCA", "t-SNE"], horizontal=True, key="explore_method",
-                  help="Summary features (variances as logs), standardised.")
+c1, c2 = st.columns(2)
+source = c1.radio("Features", ["Summary features", "YAMNet embeddings"], horizontal=True,
+                  key="explore_source",
+                  help="The 57 summary features (variances as logs), or YAMNet's mean embedding.")
+method = c2.radio("Projection", ["PCA", "t-SNE"], horizontal=True, key="explore_method")
 song = st.file_uploader("Place a song on the map (PCA only)", type=["wav", "mp3", "flac", "ogg"],
                         key="explore_song")
+handle = st.session_state.get("yamnet_handle") or None
 with guard("Drawing the map"):
+    summary = source == "Summary features"
+    points_table = table if summary else dataset_embeddings(path, layout, limit, handle)
     extra = None
     if song is not None and method == "PCA":
-        extra = upload_features(song.name, song.getvalue())
-    points, placed = project(table, method, extra)
+        extra = (upload_features(song.name, song.getvalue()) if summary
+                 else upload_embedding(song.name, song.getvalue(), handle))
+    points, placed = project(points_table, method, extra, summary=summary)
     if placed is not None:
         placed["track"] = song.name
-    st.plotly_chart(figures.embedding_map(points, title=f"{method} of summary features",
+    st.plotly_chart(figures.embedding_map(points, title=f"{method} of {source.lower()}",
                                           highlight=placed), theme="streamlit")
     if song is not None and method != "PCA":
         st.caption("t-SNE cannot place new points; switch to PCA to see your song.")

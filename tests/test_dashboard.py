@@ -202,3 +202,45 @@ def test_two_sessions_classifying_at_once_keep_their_own_results(monkeypatch, st
         assert [a.name for a in analyses.values()] == [name]
         assert analyses[next(iter(analyses))].prediction.duration_s == pytest.approx(
             len(clips[name]) / 22050, abs=0.01)
+
+
+def _evaluate_on(app, data, split):
+    app.switch_page("pages/compare.py").run()
+    app.text_input(key="compare_data").set_value(str(data))
+    app.selectbox(key="compare_layout").set_value("folders")
+    app.selectbox(key="compare_split").set_value(split)
+    next(b for b in app.button if b.label == "Evaluate").click().run()
+    assert not app.exception
+
+
+def test_compare_re_evaluates_on_a_chosen_dataset(app, tmp_path):
+    from core.config import GTZAN_GENRES
+    from core.synth import write
+
+    for k, genre in enumerate(GTZAN_GENRES):
+        for i in range(2):
+            write(tmp_path / "gtzan-like" / genre / f"{i}.wav", genre_like(k % 6, 4.0,
+                                                                           seed=10 * k + i), 22050)
+    _evaluate_on(app, tmp_path / "gtzan-like", "all tracks")
+    table = app.dataframe[0].value
+    assert set(table["model"]) == {"mlp", "cnn", "yamnet"}
+    assert (table["test tracks"] == 20).all() and (table["split"] == "all of gtzan-like").all()
+
+
+def test_compare_explains_models_that_cannot_be_evaluated(app, tmp_path):
+    make_demo_dataset(tmp_path / "demo", genres=3, per_genre=4, seconds=3.0)
+    _evaluate_on(app, tmp_path / "demo", "random")
+    warnings = " ".join(w.value for w in app.warning)
+    assert "the dataset also has drone, pulse, shimmer" in warnings
+    assert any("None of the chosen models" in i.value for i in app.info)
+
+
+def test_explore_maps_yamnet_embeddings(app, tmp_path):
+    make_demo_dataset(tmp_path / "demo", genres=3, per_genre=4, seconds=3.0)
+    app.switch_page("pages/explore.py").run()
+    app.text_input(key="explore_path").set_value(str(tmp_path / "demo"))
+    app.selectbox(key="explore_layout").set_value("folders")
+    app.run()
+    app.radio(key="explore_source").set_value("YAMNet embeddings").run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]

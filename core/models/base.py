@@ -107,6 +107,9 @@ class GenreModel(ABC):
         Epochs without validation improvement before stopping (best weights are restored).
     seed : int
         Seeds everything that is random in training.
+    refit : bool
+        After early stopping on validation tracks picks the epoch count, train afresh on the
+        training and validation tracks together for that many epochs (more data, same rule).
     """
 
     family: ClassVar[str]
@@ -114,8 +117,9 @@ class GenreModel(ABC):
     needs_audio: ClassVar[bool] = True
 
     def __init__(self, *, epochs: int = 100, batch_size: int = 32, learning_rate: float = 1e-3,
-                 patience: int = 15, seed: int = 0) -> None:
+                 patience: int = 15, seed: int = 0, refit: bool = True) -> None:
         self.epochs = epochs
+        self.refit = refit
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.patience = patience
@@ -141,7 +145,7 @@ class GenreModel(ABC):
         """Input rows of one waveform and the segments' start/end times in seconds."""
 
     @abstractmethod
-    def build(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
+    def build(self, input_shape: tuple[int, ...], n_classes: int, **setting: Any) -> Any:
         """An uncompiled Keras model whose first layer after the input is a ``Normalization``
         layer named ``normalize`` (adapted on training rows by :meth:`fit`)."""
 
@@ -164,8 +168,6 @@ class GenreModel(ABC):
         ModelError
             The dataset has no audio for a family that needs it, or too little usable data.
         """
-        import keras
-
         if self.needs_audio and not dataset.manifest["path"].astype(bool).any():
             raise ModelError(f"{self.display_name} needs audio; {dataset.name} has none "
                              "(a feature table trains the MFCC-MLP only)")
@@ -180,29 +182,30 @@ class GenreModel(ABC):
         if sides["train"].sum() < 2 or len(np.unique(labels[sides["train"]])) < 2:
             raise ModelError(f"{self.display_name}: too little training data "
                              f"({sides['train'].sum()} segments)")
-        set_seed(self.seed)
         X = self.network_inputs(rows.X)
         n_classes = len(dataset.genres)
-        model = self.build(X.shape[1:], n_classes)
-        model.get_layer("normalize").adapt(X[sides["train"]])
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        has_valid = bool(sides["valid"].any())
-        callbacks: list[Any] = [_ProgressCallback(report, self.display_name, self.epochs)]
-        if has_valid:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=self.patience, restore_best_weights=True))
-        train_data = _AugmentedBatches(
-            X[sides["train"]], labels[sides["train"]], self.batch_size, self, self.seed)
+        train, valid = sides["train"], sides["valid"]
         start = time.perf_counter()
-        history = model.fit(
-            train_data, epochs=self.epochs, verbose=0, callbacks=callbacks,
-            validation_data=(X[sides["valid"]], labels[sides["valid"]]) if has_valid else None,
-        )
+        if valid.any():
+            # Model selection on validation tracks only: each candidate setting trains with early
+            # stopping; the best (lowest validation loss) sets the hyperparameters and the epoch
+            # count; with ``refit`` the network is then trained afresh on train + valid tracks.
+            runs = [self._train(X, labels, train, n_classes, candidate, report, valid=valid)
+                    for candidate in self.candidates()]
+            model, history, chosen = min(runs, key=lambda r: min(r[1]["val_loss"]))
+            best_epochs = int(np.argmin(history["val_loss"])) + 1
+            if self.refit:
+                both = train | valid
+                model, _, _ = self._train(X, labels, both, n_classes, chosen, report,
+                                          epochs=best_epochs)
+        else:
+            model, history, chosen = self._train(X, labels, train, n_classes, {}, report)
+            best_epochs = len(history["loss"])
         train_s = time.perf_counter() - start
+        self.chosen_ = chosen
         self.model_ = model
         self.genres_ = list(dataset.genres)
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.metrics_ = {}
         if sides["test"].any():
             start = time.perf_counter()
@@ -222,10 +225,40 @@ class GenreModel(ABC):
             "featurize_seconds": featurize_s,
             "train_seconds": train_s,
             "epochs_run": len(self.history_.get("loss", [])),
+            "best_epochs": best_epochs,
+            "refit_on_train_and_valid": bool(self.refit and valid.any()),
+            "chosen": chosen,
             "parameters": int(model.count_params()),
         }
         report(1.0, f"{self.display_name}: done")
         return self
+
+    def candidates(self) -> list[dict[str, Any]]:
+        """Hyperparameter settings to choose between on validation tracks (default: one)."""
+        return [{}]
+
+    def _train(self, X: np.ndarray, labels: np.ndarray, rows: np.ndarray, n_classes: int,
+               setting: dict[str, Any], report: Progress, *, valid: np.ndarray | None = None,
+               epochs: int | None = None) -> tuple[Any, dict[str, list[float]], dict[str, Any]]:
+        """Train a fresh network on ``rows`` (boolean mask); early stopping on ``valid``."""
+        import keras
+
+        set_seed(self.seed)
+        model = self.build(X.shape[1:], n_classes, **setting)
+        model.get_layer("normalize").adapt(X[rows])
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        n_epochs = epochs or self.epochs
+        callbacks: list[Any] = [_ProgressCallback(report, self.display_name, n_epochs)]
+        validation = None
+        if valid is not None:
+            validation = (X[valid], labels[valid])
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=self.patience, restore_best_weights=True))
+        batches = _AugmentedBatches(X[rows], labels[rows], self.batch_size, self, self.seed)
+        history = model.fit(batches, epochs=n_epochs, verbose=0, callbacks=callbacks,
+                            validation_data=validation)
+        return model, history.history, setting
 
     # ----------------------------------------------------------------- prediction
     def _check_fitted(self) -> None:
@@ -283,7 +316,8 @@ class GenreModel(ABC):
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "batch_size": self.batch_size,
-                "learning_rate": self.learning_rate, "patience": self.patience, "seed": self.seed}
+                "learning_rate": self.learning_rate, "patience": self.patience, "seed": self.seed,
+                "refit": self.refit, **getattr(self, "chosen_", {})}
 
 
 class _ProgressCallback:

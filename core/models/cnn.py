@@ -73,8 +73,8 @@ class MelCnn(GenreModel):
         X = compute_features(y, self.params)[..., None]
         return X, segment_times(len(y), FEATURE_SR, self.segment_seconds)
 
-    def build(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
-        return build_cnn(input_shape, n_classes)
+    def build(self, input_shape: tuple[int, ...], n_classes: int, **setting: Any) -> Any:
+        return build_cnn(input_shape, n_classes, **setting)
 
     def augment(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if not self.use_augmentation:

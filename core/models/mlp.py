@@ -93,5 +93,5 @@ class MfccMlp(GenreModel):
     def network_inputs(self, X: np.ndarray) -> np.ndarray:
         return log_variances(X)
 
-    def build(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
-        return build_mlp(input_shape, n_classes, dropout=self.dropout)
+    def build(self, input_shape: tuple[int, ...], n_classes: int, **setting: Any) -> Any:
+        return build_mlp(input_shape, n_classes, **{"dropout": self.dropout, **setting})

@@ -8,7 +8,9 @@ the argument, else ``GENRELAB_YAMNET_HANDLE``, else the default.
 Frames: YAMNet emits one frame per 0.48 s (0.96-s patches). A segment's embedding is the mean of
 the frames whose centre falls in it. Embeddings and class scores are cached per file.
 
-The head is one softmax layer (the research found a hidden layer hurts). Without a trained head
+The head is one softmax layer (the research found a hidden layer hurts) on the segment's mean
+embedding and mean AudioSet class scores, so it can use YAMNet's own genre evidence; its L2
+strength is chosen on validation tracks. Without a trained head
 the model predicts *zero-shot*: each genre's score is the sum of the AudioSet class scores mapped
 to it (e.g. rock <- Rock music, Rock and roll, Punk rock, ...), normalised over the genres.
 """
@@ -325,21 +327,25 @@ class YamnetEmbedding(GenreModel):
             raise ModelError(f"no usable audio in {dataset.name}")
         return Rows(np.concatenate(arrays), np.concatenate(tracks), errors)
 
-    def network_inputs(self, X: np.ndarray) -> np.ndarray:
-        return X[:, :EMBEDDING_DIM]
+    def candidates(self) -> list[dict[str, Any]]:
+        """L2 strengths the head chooses between on validation tracks."""
+        return [{"l2": value} for value in sorted({self.l2, 1e-2, 3e-2})]
 
-    def build(self, input_shape: tuple[int, ...], n_classes: int) -> Any:
+    def build(self, input_shape: tuple[int, ...], n_classes: int, **setting: Any) -> Any:
+        """One softmax layer on the segment's mean embedding and mean AudioSet class scores."""
         import keras
         from keras import layers
 
-        inputs = keras.Input(shape=input_shape, name="embedding")
+        l2 = setting.get("l2", self.l2)
+        inputs = keras.Input(shape=input_shape, name="embedding_and_scores")
         x = layers.Normalization(name="normalize")(inputs)
         outputs = layers.Dense(n_classes, activation="softmax", name="genre",
-                               kernel_regularizer=keras.regularizers.l2(self.l2))(x)
+                               kernel_regularizer=keras.regularizers.l2(l2))(x)
         return keras.Model(inputs, outputs, name="yamnet_head")
 
     def fit(self, dataset: Dataset, split: Any, **kwargs: Any) -> YamnetEmbedding:
         super().fit(dataset, split, **kwargs)
+        self.l2 = float(self.chosen_.get("l2", self.l2))
         self.class_map_ = genre_class_map(list(dataset.genres), self.backend.class_names)
         return self
 
