@@ -16,7 +16,7 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 run: install
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m streamlit run dashboard/app.py --server.port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest

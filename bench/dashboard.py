@@ -37,7 +37,7 @@ def main() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         clip = write(Path(tmp) / "clip.wav", genre_like(2, 30.0), 22050)
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py",
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
                                  "--server.port", str(port), "--server.headless", "true"],
                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)

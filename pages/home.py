@@ -43,11 +43,11 @@ with guard("Reading the model cards"):
 st.subheader("Where to start")
 c1, c2, c3 = st.columns(3)
 with c1:
-    st.page_link("pages/classify.py", label="Classify a song", icon=":material/headphones:")
+    st.page_link("../pages/classify.py", label="Classify a song", icon=":material/headphones:")
     st.caption("Upload audio and see every model's prediction along the song.")
 with c2:
-    st.page_link("pages/compare.py", label="Compare models", icon=":material/bar_chart:")
+    st.page_link("../pages/compare.py", label="Compare models", icon=":material/bar_chart:")
     st.caption("Accuracy, per-genre results and confusion matrices side by side.")
 with c3:
-    st.page_link("pages/train.py", label="Train on your music", icon=":material/model_training:")
+    st.page_link("../pages/train.py", label="Train on your music", icon=":material/model_training:")
     st.caption("GTZAN, FMA, or any folder per genre.")

@@ -36,7 +36,7 @@ def server(tmp_path):
     env = {**os.environ, "GENRELAB_YAMNET_HANDLE": str(build_standin(tmp_path / "standin")),
            "GENRELAB_RUNS_DIR": str(tmp_path / "runs")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -68,6 +68,10 @@ def test_upload_on_classify_shows_every_model(server, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server + "/classify", wait_until="networkidle")
         page.get_by_text("Classify a song").first.wait_for(timeout=60_000)
+        # A deep link into a fresh server still gets the app's router and sidebar.
+        sidebar = page.locator("[data-testid=stSidebar]")
+        sidebar.get_by_text("Compare models").wait_for(timeout=30_000)
+        sidebar.get_by_text("YAMNet handle").wait_for(timeout=30_000)
         page.locator("input[type=file]").first.set_input_files(str(clip))
         for label in ("MFCC-MLP", "mel-CNN", "YAMNet", "Ensemble"):
             page.locator("[data-testid=stMetricLabel]", has_text=label).first.wait_for(

@@ -26,7 +26,7 @@ def app(monkeypatch, tmp_path, standin):
     monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)
     monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.chdir(ROOT)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
     at.run()
     assert not at.exception
     return at
@@ -51,7 +51,7 @@ def test_home(app):
 
 
 def test_classify_predicts_with_every_bundled_model(app):
-    app.switch_page("pages/classify.py").run()
+    app.switch_page("../pages/classify.py").run()
     assert not app.exception and not app.error
     app.file_uploader[0].set_value(("demo song.wav", wav_bytes(genre_like(2, 12.0)), "audio/wav"))
     app.run()
@@ -64,7 +64,7 @@ def test_classify_predicts_with_every_bundled_model(app):
 
 
 def test_classify_several_files_gives_a_table_and_bad_files_an_error(app):
-    app.switch_page("pages/classify.py").run()
+    app.switch_page("../pages/classify.py").run()
     app.file_uploader[0].set_value([
         ("a.wav", wav_bytes(genre_like(1, 6.0)), "audio/wav"),
         ("b.wav", wav_bytes(genre_like(4, 6.0)), "audio/wav"),
@@ -79,7 +79,7 @@ def test_classify_several_files_gives_a_table_and_bad_files_an_error(app):
 
 
 def test_compare(app):
-    app.switch_page("pages/compare.py").run()
+    app.switch_page("../pages/compare.py").run()
     assert not app.exception and not app.error
     table = app.dataframe[0].value
     assert set(table["model"]) == {"mlp", "cnn", "yamnet"}
@@ -90,7 +90,7 @@ def test_compare(app):
 
 def test_explore_on_a_synthetic_dataset(app, tmp_path):
     make_demo_dataset(tmp_path / "demo", genres=3, per_genre=5, seconds=3.0)
-    app.switch_page("pages/explore.py").run()
+    app.switch_page("../pages/explore.py").run()
     app.text_input(key="explore_path").set_value(str(tmp_path / "demo"))
     app.selectbox(key="explore_layout").set_value("folders")
     app.run()
@@ -102,7 +102,7 @@ def test_explore_on_a_synthetic_dataset(app, tmp_path):
 
 
 def test_explore_bad_path_shows_an_error(app, tmp_path):
-    app.switch_page("pages/explore.py").run()
+    app.switch_page("../pages/explore.py").run()
     app.text_input(key="explore_path").set_value(str(tmp_path / "missing"))
     app.selectbox(key="explore_layout").set_value("gtzan")
     app.run()
@@ -111,13 +111,13 @@ def test_explore_bad_path_shows_an_error(app, tmp_path):
 
 
 def test_train_page_renders(app):
-    app.switch_page("pages/train.py").run()
+    app.switch_page("../pages/train.py").run()
     assert not app.exception and not app.error
     assert "Nothing is training" in " ".join(i.value for i in app.info)
 
 
 def test_report(app):
-    app.switch_page("pages/report.py").run()
+    app.switch_page("../pages/report.py").run()
     assert not app.exception and not app.error
     labels = {m.label for m in app.metric}
     assert {"Best model", "Hours saved per year", "Money saved per year"} <= labels
@@ -129,7 +129,7 @@ def test_upload_over_the_limit_is_refused(app):
     previous = config.get_option("server.maxUploadSize")
     config.set_option("server.maxUploadSize", 1)
     try:
-        app.switch_page("pages/classify.py").run()
+        app.switch_page("../pages/classify.py").run()
         big = wav_bytes(genre_like(1, 30.0))  # 1.3 MB
         app.file_uploader[0].set_value([("big.wav", big, "audio/wav"),
                                         ("small.wav", wav_bytes(genre_like(1, 3.0)), "audio/wav")])
@@ -146,7 +146,7 @@ def test_bad_corpus_uploads_get_messages_and_the_page_keeps_working(app, tmp_pat
 
     files = [(p.name, p.read_bytes(), "audio/wav") for name, p in bad_corpus(tmp_path).items()
              if name != "unsupported extension"]
-    app.switch_page("pages/classify.py").run()
+    app.switch_page("../pages/classify.py").run()
     app.file_uploader[0].set_value([*files, ("ok.wav", wav_bytes(genre_like(3, 4.0)), "audio/wav")])
     app.run()
     assert not app.exception
@@ -166,10 +166,10 @@ def test_a_corrupt_model_is_reported_and_the_others_work(monkeypatch, standin, t
     shutil.copytree(BUNDLED_MODELS / "cnn", run / "cnn")
     weights = run / "cnn" / "model.keras"
     weights.write_bytes(weights.read_bytes()[:1000])
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
     app.session_state["model_set"] = "broken-run"  # what the sidebar's model-set box sets
     app.run()
-    app.switch_page("pages/classify.py").run()
+    app.switch_page("../pages/classify.py").run()
     app.file_uploader[0].set_value(("x.wav", wav_bytes(genre_like(2, 4.0)), "audio/wav"))
     app.run()
     assert not app.exception
@@ -182,12 +182,12 @@ def test_two_sessions_classifying_at_once_keep_their_own_results(monkeypatch, st
 
     monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)
     monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
-    sessions = {name: AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    sessions = {name: AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=180)
                 for name in ("alice.wav", "bob.wav")}
     clips = {"alice.wav": genre_like(0, 8.0, seed=1), "bob.wav": genre_like(5, 5.0, seed=2)}
     for name, at in sessions.items():
         at.run()
-        at.switch_page("pages/classify.py").run()
+        at.switch_page("../pages/classify.py").run()
         at.file_uploader[0].set_value((name, wav_bytes(clips[name]), "audio/wav"))
     threads = [threading.Thread(target=at.run) for at in sessions.values()]
     for t in threads:
@@ -205,7 +205,7 @@ def test_two_sessions_classifying_at_once_keep_their_own_results(monkeypatch, st
 
 
 def _evaluate_on(app, data, split):
-    app.switch_page("pages/compare.py").run()
+    app.switch_page("../pages/compare.py").run()
     app.text_input(key="compare_data").set_value(str(data))
     app.selectbox(key="compare_layout").set_value("folders")
     app.selectbox(key="compare_split").set_value(split)
@@ -237,7 +237,7 @@ def test_compare_explains_models_that_cannot_be_evaluated(app, tmp_path):
 
 def test_explore_maps_yamnet_embeddings(app, tmp_path):
     make_demo_dataset(tmp_path / "demo", genres=3, per_genre=4, seconds=3.0)
-    app.switch_page("pages/explore.py").run()
+    app.switch_page("../pages/explore.py").run()
     app.text_input(key="explore_path").set_value(str(tmp_path / "demo"))
     app.selectbox(key="explore_layout").set_value("folders")
     app.run()

@@ -1,0 +1,43 @@
+"""GenreLab dashboard entry point: ``streamlit run dashboard/app.py`` (or ``make run``).
+
+The entry script lives here, not beside ``pages/``: Streamlit treats a ``pages/`` folder next to
+the entry script as an old-style multipage app until ``st.navigation`` first runs, so a deep link
+into a freshly started server would miss this router and its sidebar.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `core` and `dashboard` import from the repository root
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard.resources import model_sets  # noqa: E402
+
+st.set_page_config(page_title="GenreLab", page_icon=":material/music_note:", layout="wide")
+
+PAGES = [
+    st.Page("../pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("../pages/classify.py", title="Classify", icon=":material/headphones:"),
+    st.Page("../pages/compare.py", title="Compare models", icon=":material/bar_chart:"),
+    st.Page("../pages/explore.py", title="Explore data", icon=":material/travel_explore:"),
+    st.Page("../pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("../pages/report.py", title="Report", icon=":material/description:"),
+]
+
+with st.sidebar:
+    sets = model_sets()
+    st.session_state.setdefault("model_set", next(iter(sets)))
+    if st.session_state["model_set"] not in sets:
+        st.session_state["model_set"] = next(iter(sets))
+    st.selectbox("Models", list(sets), key="model_set",
+                 help="The bundled defaults, or a set you trained on the Train page.")
+    st.session_state.setdefault("yamnet_handle", os.environ.get("GENRELAB_YAMNET_HANDLE", ""))
+    st.text_input("YAMNet handle", key="yamnet_handle",
+                  placeholder="TF Hub YAMNet v1 (default)",
+                  help="A TF Hub URL, a local SavedModel folder or a YAMNet .tflite file.")
+
+st.navigation(PAGES).run()
