@@ -128,6 +128,17 @@ def predict_waveform(models: dict[str, GenreModel], y: np.ndarray, sr: int) -> P
     return Prediction(len(y) / sr, answers, errors, genres, ensemble)
 
 
+def warm_up(models: dict[str, GenreModel]) -> None:
+    """Run every model once on a short synthetic clip, so the first real prediction is fast.
+
+    The first call compiles the feature kernels (numba) and traces each network; a model that
+    fails here fails again, with its message, when it is really used.
+    """
+    rng = np.random.default_rng(0)
+    y = (0.1 * rng.standard_normal(FEATURE_SR * 2)).astype(np.float32)
+    predict_waveform(models, y, FEATURE_SR)
+
+
 def predict_audio(models: dict[str, GenreModel], source: AudioSource, *,
                   name: str | None = None, max_duration: float | None = None) -> Prediction:
     """Decode ``source`` (path, bytes or file object) once and predict with every model.

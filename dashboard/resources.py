@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.predict import BUNDLED_MODELS, ModelSet, load_models
+from core.predict import BUNDLED_MODELS, ModelSet, load_models, warm_up
 from core.registry import list_models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,8 +37,10 @@ def model_sets() -> dict[str, Path]:
 @st.cache_resource(show_spinner="Loading models...")
 def get_models(directory: str, yamnet_handle: str | None = None, _version: float = 0.0
                ) -> ModelSet:
-    """Models of one folder, loaded once and shared (``_version`` busts the cache on change)."""
-    return load_models(directory, yamnet_handle=yamnet_handle)
+    """Models of one folder, loaded once, warmed up and shared (``_version`` busts the cache)."""
+    loaded = load_models(directory, yamnet_handle=yamnet_handle)
+    warm_up(loaded.models)
+    return loaded
 
 
 def folder_version(directory: Path) -> float:
