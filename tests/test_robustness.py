@@ -101,18 +101,13 @@ def test_loader_properties(seconds, rate, channels, target):
 
 
 # ---------------------------------------------------------------- nothing lost
-def _small_model(seed=0):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
     from core.datasets import load_dataset
     from core.models import MfccMlp
     from core.splits import make_split
     from core.synth import make_demo_dataset
 
-    return load_dataset, MfccMlp, make_split, make_demo_dataset, seed
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    load_dataset, MfccMlp, make_split, make_demo_dataset, _ = _small_model()
     root = make_demo_dataset(tmp_path_factory.mktemp("d") / "demo", genres=3, per_genre=6,
                              seconds=3.0)
     data = load_dataset(root, "folders")
