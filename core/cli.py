@@ -14,12 +14,13 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_path, write_text_atomic
 from core.cache import FeatureCache
 from core.datasets import LAYOUTS, load_dataset
 from core.errors import GenreLabError
@@ -28,7 +29,6 @@ from core.features import FEATURE_KINDS, SUMMARY_COLUMNS, FeatureParams, segment
 from core.splits import SPLIT_STRATEGIES, make_split
 
 EXIT_ERROR = 1
-Command = Callable[[argparse.Namespace], int]
 
 
 def _add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +77,6 @@ def cmd_features(args: argparse.Namespace) -> int:
         buffer = io.StringIO()
         table.to_csv(buffer, index=False)
         if args.output:
-            from core.atomic import write_text_atomic
             write_text_atomic(args.output, buffer.getvalue())
         else:
             sys.stdout.write(buffer.getvalue())
@@ -85,7 +84,6 @@ def cmd_features(args: argparse.Namespace) -> int:
         output = Path(args.output or "features.npz")
         arrays = {f"{k}:{Path(args.files[i]).name}": result.features[i]
                   for k, i in enumerate(ok)}
-        from core.atomic import atomic_path
         with atomic_path(output, suffix=".npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, params=json.dumps(params.to_dict()), **arrays)
         print(f"wrote {len(arrays)} feature arrays ({args.kind}) to {output}", file=sys.stderr)
@@ -100,7 +98,6 @@ def cmd_dataset(args: argparse.Namespace) -> int:
           f"{dataset.manifest['group'].nunique()} groups")
     print(summary.to_string())
     if args.output:
-        from core.atomic import write_text_atomic
         write_text_atomic(args.output, dataset.manifest.to_csv(index=False))
         print(f"manifest written to {args.output}")
     return 0
@@ -117,7 +114,6 @@ def cmd_split(args: argparse.Namespace) -> int:
     if args.output:
         table = dataset.manifest[["track_id", "label", "group"]].copy()
         table["split"] = split.assignment(len(table))
-        from core.atomic import write_text_atomic
         write_text_atomic(args.output, table[table["split"] != ""].to_csv(index=False))
         print(f"split written to {args.output}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,16 +42,24 @@ class Extraction:
     cache_hits: int = 0
 
 
-def extract_file(
-    path: str | Path, params: FeatureParams, *, cache: FeatureCache | None = None
+def cached_features(
+    path: str | Path,
+    *,
+    sr: int,
+    key: str,
+    compute: Callable[[np.ndarray], np.ndarray],
+    cache: FeatureCache | None = None,
 ) -> tuple[np.ndarray, int, bool]:
-    """Features of one audio file, through the cache when one is given.
+    """``compute`` of one audio file decoded at ``sr`` Hz, through the cache when one is given.
+
+    The file is read once; its content digest and ``key`` (what ``compute`` does) name the cache
+    entry, so a cached file is never decoded.
 
     Returns
     -------
     features : np.ndarray
     n_samples : int
-        Decoded length at ``params.sr``.
+        Decoded length at ``sr``.
     from_cache : bool
 
     Raises
@@ -68,14 +76,22 @@ def extract_file(
                          reason="missing") from None
     digest = content_digest(data)
     if cache is not None:
-        hit = cache.get(digest, params)
+        hit = cache.get(digest, key)
         if hit is not None:
             return hit[0], hit[1], True
-    y = load_audio(data, sr=params.sr, name=path.name)
-    features = compute_features(y, params)
+    y = load_audio(data, sr=sr, name=path.name)
+    features = compute(y)
     if cache is not None:
-        cache.put(digest, params, features, len(y))
+        cache.put(digest, key, features, len(y))
     return features, len(y), False
+
+
+def extract_file(
+    path: str | Path, params: FeatureParams, *, cache: FeatureCache | None = None
+) -> tuple[np.ndarray, int, bool]:
+    """Features of one audio file (see :func:`cached_features`)."""
+    return cached_features(path, sr=params.sr, key=params.cache_key(),
+                           compute=lambda y: compute_features(y, params), cache=cache)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

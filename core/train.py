@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.cache import FeatureCache
 from core.datasets import Dataset
-from core.errors import GenreLabError, ModelError, ParameterError
+from core.errors import ModelError, ParameterError
 from core.evaluation import evaluate_segments
 from core.models import FAMILIES, GenreModel, YamnetEmbedding
 from core.models.base import Progress
@@ -52,18 +51,6 @@ def train_family(family: str, dataset: Dataset, split: Split, out: str | os.Path
         model.metrics_["zero_shot"] = zero.evaluate_zero_shot(dataset, split, cache=cache)
     model.save(out)
     return model
-
-
-def train_models(families: list[str], dataset: Dataset, split: Split,
-                 out: str | os.PathLike[str], **kwargs: Any) -> dict[str, GenreModel | str]:
-    """Train several families into ``out/<family>/``; a failing family is reported, not fatal."""
-    results: dict[str, GenreModel | str] = {}
-    for family in families:
-        try:
-            results[family] = train_family(family, dataset, split, Path(out) / family, **kwargs)
-        except GenreLabError as exc:
-            results[family] = str(exc)
-    return results
 
 
 def evaluate_model(model: GenreModel, dataset: Dataset, rows: np.ndarray | None = None, *,

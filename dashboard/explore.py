@@ -23,13 +23,18 @@ def load(path: str, layout: str) -> Dataset:
     return load_dataset(path, layout)
 
 
+def _first_per_genre(dataset: Dataset, limit: int) -> np.ndarray:
+    """Rows of the first ``limit // n_genres`` tracks of each genre."""
+    per_genre = max(1, limit // len(dataset.genres))
+    return dataset.manifest.groupby("label", group_keys=False).head(per_genre).index.to_numpy()
+
+
 @st.cache_data(show_spinner="Computing summary features (cached on disk)...", max_entries=8)
 def dataset_features(path: str, layout: str, limit: int) -> pd.DataFrame:
     """Summary features of up to ``limit`` tracks (stratified by genre), one row per track."""
     dataset = load(path, layout)
     m = dataset.manifest
-    per_genre = max(1, limit // len(dataset.genres))
-    rows = m.groupby("label", group_keys=False).head(per_genre).index.to_numpy()
+    rows = _first_per_genre(dataset, limit)
     if dataset.features is not None:
         X = dataset.features[rows]
     else:
@@ -50,9 +55,7 @@ def dataset_embeddings(path: str, layout: str, limit: int, handle: str | None) -
     from core.models import YamnetEmbedding
 
     dataset = load(path, layout)
-    m = dataset.manifest
-    rows = m.groupby("label", group_keys=False).head(max(1, limit // len(dataset.genres))).index
-    subset = dataset.subset(rows.to_numpy())
+    subset = dataset.subset(_first_per_genre(dataset, limit))
     found = YamnetEmbedding(handle=handle).featurize_dataset(subset, cache=FeatureCache(),
                                                              n_jobs=1, progress=False)
     tracks = np.unique(found.track)

@@ -88,12 +88,16 @@ def test_compare(app):
     assert not app.exception
 
 
-def test_explore_on_a_synthetic_dataset(app, tmp_path):
-    make_demo_dataset(tmp_path / "demo", genres=3, per_genre=5, seconds=3.0)
+def _open_explore(app, folder):
     app.switch_page("../pages/explore.py").run()
-    app.text_input(key="explore_path").set_value(str(tmp_path / "demo"))
+    app.text_input(key="explore_path").set_value(str(folder))
     app.selectbox(key="explore_layout").set_value("folders")
     app.run()
+
+
+def test_explore_on_a_synthetic_dataset(app, tmp_path):
+    make_demo_dataset(tmp_path / "demo", genres=3, per_genre=5, seconds=3.0)
+    _open_explore(app, tmp_path / "demo")
     assert not app.exception
     assert not app.error, [e.value for e in app.error]
     assert "15 tracks, 3 genres" in _texts(app)
@@ -237,10 +241,7 @@ def test_compare_explains_models_that_cannot_be_evaluated(app, tmp_path):
 
 def test_explore_maps_yamnet_embeddings(app, tmp_path):
     make_demo_dataset(tmp_path / "demo", genres=3, per_genre=4, seconds=3.0)
-    app.switch_page("../pages/explore.py").run()
-    app.text_input(key="explore_path").set_value(str(tmp_path / "demo"))
-    app.selectbox(key="explore_layout").set_value("folders")
-    app.run()
+    _open_explore(app, tmp_path / "demo")
     app.radio(key="explore_source").set_value("YAMNet embeddings").run()
     assert not app.exception
     assert not app.error, [e.value for e in app.error]

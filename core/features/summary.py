@@ -23,7 +23,7 @@ import librosa
 import numba
 import numpy as np
 import scipy.signal
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from core.config import FEATURE_SR, HOP_LENGTH, N_FFT, N_MELS, N_MFCC
 
@@ -63,8 +63,14 @@ def summary_features(y: np.ndarray, *, sr: int = FEATURE_SR) -> np.ndarray:
     """
     # OpenBLAS threads spin after each small matrix product and would steal the cores the
     # median filters run on; these products are too small to gain from BLAS threads.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         return _summary_features(np.ascontiguousarray(y, dtype=np.float32), sr)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    """Built once: scanning the loaded libraries costs 100 times more than setting a limit."""
+    return ThreadpoolController()
 
 
 def _summary_features(y: np.ndarray, sr: int) -> np.ndarray:

@@ -249,13 +249,13 @@ class GenreModel(ABC):
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         n_epochs = epochs or self.epochs
-        callbacks: list[Any] = [_ProgressCallback(report, self.display_name, n_epochs)]
+        callbacks: list[Any] = [_progress_callback(report, self.display_name, n_epochs)]
         validation = None
         if valid is not None:
             validation = (X[valid], labels[valid])
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=self.patience, restore_best_weights=True))
-        batches = _AugmentedBatches(X[rows], labels[rows], self.batch_size, self, self.seed)
+        batches = _augmented_batches(X[rows], labels[rows], self.batch_size, self, self.seed)
         history = model.fit(batches, epochs=n_epochs, verbose=0, callbacks=callbacks,
                             validation_data=validation)
         return model, history.history, setting
@@ -320,45 +320,40 @@ class GenreModel(ABC):
                 "refit": self.refit, **getattr(self, "chosen_", {})}
 
 
-class _ProgressCallback:
-    """Keras callback that forwards per-epoch progress to a :data:`Progress` function."""
+def _progress_callback(report: Progress, name: str, epochs: int) -> Any:
+    """A Keras callback that forwards per-epoch progress to a :data:`Progress` function."""
+    import keras
 
-    def __new__(cls, report: Progress, name: str, epochs: int) -> Any:
-        import keras
+    class ProgressCallback(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in (logs or {}).items() if "acc" in k)
+            report(min(0.99, (epoch + 1) / epochs), f"{name}: epoch {epoch + 1} {shown}")
 
-        class _Callback(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-                logs = logs or {}
-                shown = ", ".join(f"{k} {v:.3f}" for k, v in logs.items() if "acc" in k)
-                report(min(0.99, (epoch + 1) / epochs), f"{name}: epoch {epoch + 1} {shown}")
-
-        return _Callback()
+    return ProgressCallback()
 
 
-class _AugmentedBatches:
+def _augmented_batches(X: np.ndarray, y: np.ndarray, batch_size: int, model: GenreModel,
+                       seed: int) -> Any:
     """Shuffled mini-batches with the family's augmentation, reseeded per run (a PyDataset)."""
+    import keras
 
-    def __new__(cls, X: np.ndarray, y: np.ndarray, batch_size: int, model: GenreModel,
-                seed: int) -> Any:
-        import keras
+    class Batches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(X))
 
-        class _Batches(keras.utils.PyDataset):
-            def __init__(self) -> None:
-                super().__init__()
-                self.rng = np.random.default_rng(seed)
-                self.order = self.rng.permutation(len(X))
+        def __len__(self) -> int:
+            return max(1, int(np.ceil(len(X) / batch_size)))
 
-            def __len__(self) -> int:
-                return max(1, int(np.ceil(len(X) / batch_size)))
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            rows = self.order[index * batch_size:(index + 1) * batch_size]
+            return model.augment(X[rows], self.rng), y[rows]
 
-            def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-                rows = self.order[index * batch_size:(index + 1) * batch_size]
-                return model.augment(X[rows], self.rng), y[rows]
+        def on_epoch_end(self) -> None:
+            self.order = self.rng.permutation(len(X))
 
-            def on_epoch_end(self) -> None:
-                self.order = self.rng.permutation(len(X))
-
-        return _Batches()
+    return Batches()
 
 
 def test_track_table(dataset: Dataset, tracks: np.ndarray, track_proba: np.ndarray
@@ -373,20 +368,21 @@ def test_track_table(dataset: Dataset, tracks: np.ndarray, track_proba: np.ndarr
     ]
 
 
+def stack_rows(features: list[np.ndarray | None], errors: dict[int, str], name: str) -> Rows:
+    """Rows from per-track feature arrays (None where a track failed, with its error)."""
+    kept = [(row, f) for row, f in enumerate(features) if f is not None]
+    if not kept:
+        first = next(iter(errors.values()), "no audio")
+        raise ModelError(f"no usable audio in {name} ({first})")
+    return Rows(np.concatenate([f for _, f in kept]),
+                np.concatenate([np.full(len(f), row) for row, f in kept]), errors)
+
+
 def featurize_audio_dataset(dataset: Dataset, params: Any, *, cache: FeatureCache | None,
                             n_jobs: int, progress: bool) -> Rows:
     """Rows of a :class:`~core.features.FeatureParams` feature for every audio track (cached)."""
     from core.extract import extract_many
 
-    paths = dataset.manifest["path"].tolist()
-    result = extract_many(paths, params, cache=cache, n_jobs=n_jobs, progress=progress,
-                          description=f"{params.kind} features")
-    arrays, tracks = [], []
-    for row, features in enumerate(result.features):
-        if features is not None:
-            arrays.append(features)
-            tracks.append(np.full(len(features), row))
-    if not arrays:
-        first = next(iter(result.errors.values()), "no audio")
-        raise ModelError(f"no usable audio in {dataset.name} ({first})")
-    return Rows(np.concatenate(arrays), np.concatenate(tracks), result.errors)
+    result = extract_many(dataset.manifest["path"].tolist(), params, cache=cache, n_jobs=n_jobs,
+                          progress=progress, description=f"{params.kind} features")
+    return stack_rows(result.features, result.errors, dataset.name)

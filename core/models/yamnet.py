@@ -28,12 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from core.audio import load_audio, segment_bounds
-from core.cache import FeatureCache, content_digest
+from core.audio import segment_bounds
+from core.cache import FeatureCache
 from core.config import SEGMENT_SECONDS, YAMNET_SR
 from core.datasets import Dataset
 from core.errors import GenreLabError, ModelError
-from core.models.base import GenreModel, Rows
+from core.extract import cached_features
+from core.models.base import GenreModel, Rows, stack_rows
 from core.resample import to_rate
 
 DEFAULT_HANDLE = "https://tfhub.dev/google/yamnet/1"
@@ -304,28 +305,19 @@ class YamnetEmbedding(GenreModel):
         from tqdm.auto import tqdm
 
         key = self._cache_key()
-        arrays, tracks, errors = [], [], {}
+        features: list[np.ndarray | None] = []
+        errors: dict[int, str] = {}
         paths = dataset.manifest["path"].tolist()
         for row, path in enumerate(tqdm(paths, desc="YAMNet embeddings", disable=not progress)):
             try:
-                data = Path(path).read_bytes()
-                digest = content_digest(data)
-                hit = cache.get(digest, key) if cache is not None else None
-                if hit is not None:
-                    X = hit[0]
-                else:
-                    y = load_audio(data, sr=YAMNET_SR, name=Path(path).name)
-                    X, _ = self.featurize_waveform(y, YAMNET_SR)
-                    if cache is not None:
-                        cache.put(digest, key, X, len(y))
-            except (GenreLabError, OSError) as exc:
+                X, _, _ = cached_features(
+                    path, sr=YAMNET_SR, key=key, cache=cache,
+                    compute=lambda y: self.featurize_waveform(y, YAMNET_SR)[0])
+            except GenreLabError as exc:
                 errors[row] = str(exc)
-                continue
-            arrays.append(X)
-            tracks.append(np.full(len(X), row))
-        if not arrays:
-            raise ModelError(f"no usable audio in {dataset.name}")
-        return Rows(np.concatenate(arrays), np.concatenate(tracks), errors)
+                X = None
+            features.append(X)
+        return stack_rows(features, errors, dataset.name)
 
     def candidates(self) -> list[dict[str, Any]]:
         """L2 strengths the head chooses between on validation tracks."""
