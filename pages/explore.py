@@ -95,7 +95,7 @@ with guard("Drawing the map"):
     points, placed = project(points_table, method, extra, summary=summary)
     if placed is not None:
         placed["track"] = song.name
-    st.plotly_chart(figures.embedding_map(points, title=f"{method} of {source.lower()}",
+    st.plotly_chart(figures.embedding_map(points, title=f"{method} of {source.replace('Summary', 'summary')}",
                                           highlight=placed), theme="streamlit")
     if song is not None and method != "PCA":
         st.caption("t-SNE cannot place new points; switch to PCA to see your song.")
