@@ -103,16 +103,40 @@ class Prediction:
                 "ensemble": ensemble}
 
 
+def combine_probabilities(stacked: np.ndarray) -> np.ndarray:
+    """The ensemble rule: normalised geometric mean of several models' probabilities.
+
+    Parameters
+    ----------
+    stacked : np.ndarray [shape=(n_models, ..., n_genres)]
+        Each model's probabilities over the same genres (last axis).
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n_genres)]
+        ``exp(mean(log p))`` over the models, renormalised to sum to 1. Unlike the arithmetic
+        mean, one confident model cannot outvote the others on a genre they find unlikely. On
+        the GTZAN excerpts (5-fold by track) it was never below the arithmetic mean in a fold
+        and 0.013 above it on average; by artist the two were alike (README, Results).
+        Probabilities are floored at 1e-7 so a single zero cannot veto a genre outright.
+    """
+    log_mean = np.log(np.clip(stacked, 1e-7, 1.0)).mean(axis=0)
+    combined = np.exp(log_mean - log_mean.max(axis=-1, keepdims=True))
+    return combined / combined.sum(axis=-1, keepdims=True)
+
+
 def ensemble_probabilities(predictions: list[SegmentPrediction]) -> tuple[list[str], np.ndarray | None]:
-    """Mean track probabilities over the genres every model knows (renormalised)."""
+    """Track probabilities of the ensemble over the genres every model knows.
+
+    See :func:`combine_probabilities` for the rule.
+    """
     if not predictions:
         return [], None
     shared = [g for g in predictions[0].genres if all(g in p.genres for p in predictions)]
     if not shared:
         return [], None
     stacked = np.stack([[p.proba[p.genres.index(g)] for g in shared] for p in predictions])
-    mean = stacked.mean(axis=0)
-    return shared, mean / max(mean.sum(), 1e-12)
+    return shared, combine_probabilities(stacked)
 
 
 def predict_waveform(models: dict[str, GenreModel], y: np.ndarray, sr: int) -> Prediction:

@@ -192,7 +192,8 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
     from core.features import FeatureParams
 
     kwargs: dict[str, Any] = {k: hyper[k] for k in ("epochs", "batch_size", "learning_rate",
-                                                     "patience", "seed", "refit") if k in hyper}
+                                                     "patience", "seed", "refit", "members")
+                              if k in hyper}
     try:
         if cls.family == "yamnet":
             from core.models.yamnet import HANDLE_ENV

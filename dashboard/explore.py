@@ -53,13 +53,14 @@ def dataset_features(path: str, layout: str, limit: int) -> pd.DataFrame:
 def dataset_embeddings(path: str, layout: str, limit: int, handle: str | None) -> pd.DataFrame:
     """Mean YAMNet embedding of up to ``limit`` tracks (stratified by genre), one row per track."""
     from core.models import YamnetEmbedding
+    from core.models.yamnet import mean_embedding
 
     dataset = load(path, layout)
     subset = dataset.subset(_first_per_genre(dataset, limit))
     found = YamnetEmbedding(handle=handle).featurize_dataset(subset, cache=FeatureCache(),
                                                              n_jobs=1, progress=False)
     tracks = np.unique(found.track)
-    X = np.stack([found.X[found.track == t, :1024].mean(axis=0) for t in tracks])
+    X = np.stack([mean_embedding(found.X[found.track == t]) for t in tracks])
     table = pd.DataFrame(X)
     table.insert(0, "track", subset.manifest["track_id"].iloc[tracks].to_numpy())
     table.insert(1, "label", subset.manifest["label"].iloc[tracks].to_numpy())
@@ -70,10 +71,11 @@ def upload_embedding(name: str, data: bytes, handle: str | None) -> np.ndarray:
     """Mean YAMNet embedding of an uploaded song (first 30 s), in memory."""
     from core.config import YAMNET_SR
     from core.models import YamnetEmbedding
+    from core.models.yamnet import mean_embedding
 
     y = load_audio(data, sr=YAMNET_SR, duration=30.0, name=name)
     rows, _ = YamnetEmbedding(handle=handle).featurize_waveform(y, YAMNET_SR)
-    return rows[:, :1024].mean(axis=0, keepdims=True)
+    return mean_embedding(rows)[None]
 
 
 def upload_features(name: str, data: bytes) -> np.ndarray:

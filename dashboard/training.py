@@ -26,6 +26,7 @@ class TrainingJob:
     split: str
     out: Path
     epochs: int | None = None
+    members: int | None = None
     seed: int = 0
     yamnet_handle: str | None = None
     progress: dict[str, float] = field(default_factory=dict)
@@ -61,6 +62,7 @@ class TrainingJob:
                 try:
                     model = train_family(family, dataset, split, self.out / family,
                                          seed=self.seed, epochs=self.epochs,
+                                         members=self.members,
                                          yamnet_handle=self.yamnet_handle,
                                          cache=FeatureCache(), progress=self._report(family))
                     acc = model.metrics_.get("track", {}).get("accuracy")

@@ -21,15 +21,22 @@ with st.form("train_form"):
     c1, c2 = st.columns([3, 1])
     data = c1.text_input("Dataset folder or feature table",
                          value=str(shared) if shared.is_dir() else "",
-                         placeholder="/data/my-music (one folder per genre)")
-    layout = c2.selectbox("Layout", list(LAYOUTS), index=0 if shared.is_dir() else 2)
+                         placeholder="/data/my-music (one folder per genre)", key="train_data")
+    layout = c2.selectbox("Layout", list(LAYOUTS), index=0 if shared.is_dir() else 2,
+                          key="train_layout")
     families = st.multiselect("Models", ["mlp", "cnn", "yamnet"], default=["mlp", "cnn"],
-                              format_func=model_label)
-    c3, c4, c5 = st.columns(3)
+                              format_func=model_label, key="train_models")
+    c3, c4, c6, c5 = st.columns([2, 2, 2, 3])
     split = c3.selectbox("Split", list(SPLIT_STRATEGIES), index=1,
                          help="; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items()))
-    epochs = c4.number_input("Max epochs (0 = each model's default)", 0, 1000, 0)
-    name = c5.text_input("Name of the model set", value=time.strftime("run-%Y%m%d-%H%M%S"))
+    epochs = c4.number_input("Max epochs (0 = each model's default)", 0, 1000, 0,
+                             key="train_epochs")
+    members = c6.number_input("Seeds averaged (0 = default)", 0, 10, 0,
+                              help="Networks trained with consecutive seeds and averaged into "
+                                   "each model (default: MLP 5, CNN 3, YAMNet 3). 1 trains "
+                                   "fastest; more are steadier.", key="train_members")
+    name = c5.text_input("Name of the model set", value=time.strftime("run-%Y%m%d-%H%M%S"),
+                         key="train_name")
     submitted = st.form_submit_button("Start training", disabled=bool(job and job.running))
 
 if submitted:
@@ -41,6 +48,7 @@ if submitted:
     else:
         job = TrainingJob(data=data, layout=layout, families=list(families), split=split,
                           out=runs_dir() / safe, epochs=int(epochs) or None,
+                          members=int(members) or None,
                           yamnet_handle=st.session_state.get("yamnet_handle") or None).start()
         st.session_state["train_job"] = job
 

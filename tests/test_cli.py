@@ -100,3 +100,54 @@ def test_split_on_the_real_table(shared_dir, capsys):
     assert main(["split", "--data", table, "--layout", "features-csv",
                  "--split", "fault-filtered"]) == 0
     assert "train 443, valid 197, test 290" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_train_evaluate_predict_in_the_documented_forms(tmp_path, capsys):
+    """`train`, `evaluate --format json` and `predict --format json` as other tools call them."""
+    import json
+
+    from tests.yamnet_standin import build_standin
+
+    standin = str(build_standin(tmp_path / "yamnet"))
+    data = tmp_path / "data"
+    for k, genre in enumerate(["low", "mid", "high"]):
+        for i in range(6):
+            write(data / genre / f"{genre}{i}.wav", genre_like(2 * k, 3.0, seed=10 * k + i), 22050)
+    out = tmp_path / "models"
+    assert main(["-q", "train", "--data", str(data), "--layout", "folders", "--models",
+                 "mlp,cnn,yamnet", "--split", "random", "--seed", "1", "--epochs", "3",
+                 "--members", "2", "--yamnet-handle", standin, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for name, family in (("MFCC-MLP", "mlp"), ("mel-CNN", "cnn"), ("YAMNet", "yamnet")):
+        assert f"{name} -> {out / family}: segment: acc" in printed, printed
+    # low/mid/high have no AudioSet class: the head trains, zero-shot is reported as not measured
+    assert "YAMNet zero-shot: not measured: none of the genres" in printed
+    assert {p.name for p in out.iterdir()} == {"mlp", "cnn", "yamnet"}
+    meta = json.loads((out / "cnn" / "metadata.json").read_text())
+    assert meta["hyperparameters"]["members"] == 2 and meta["hyperparameters"]["seed"] == 1
+
+    assert main(["-q", "evaluate", "--models", str(out), "--data", str(data), "--layout",
+                 "folders", "--yamnet-handle", standin, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["models"]) == {"mlp", "cnn", "yamnet"} and not report["errors"]
+    for metrics in report["models"].values():
+        assert metrics["track"]["n"] == 18 and 0 <= metrics["track"]["accuracy"] <= 1
+
+    clips = [write(tmp_path / f"song{i}.wav", genre_like(2 * i, 5.0, seed=99 + i), 22050)
+             for i in range(2)]
+    assert main(["-q", "predict", "--models", str(out), "--yamnet-handle", standin, "--format",
+                 "json", *map(str, clips)]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in results] == [str(c) for c in clips]
+    for result in results:
+        assert set(result["models"]) == {"mlp", "cnn", "yamnet"}
+        for entry in [*result["models"].values(), result["ensemble"]]:
+            assert set(entry["probabilities"]) == {"low", "mid", "high"}
+            assert entry["genre"] == max(entry["probabilities"], key=entry["probabilities"].get)
+            assert sum(entry["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+    with pytest.raises(SystemExit) as refused:
+        main(["train", "--data", str(data), "--layout", "folders", "--members", "0",
+              "--out", str(out)])
+    assert refused.value.code == 2 and "at least 1" in capsys.readouterr().err

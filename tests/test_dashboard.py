@@ -120,6 +120,34 @@ def test_train_page_renders(app):
     assert "Nothing is training" in " ".join(i.value for i in app.info)
 
 
+def test_train_page_trains_a_model_set_with_the_chosen_seeds(app, tmp_path):
+    import json
+    import time
+
+    from core.synth import write
+
+    data = tmp_path / "music"
+    for k, genre in enumerate(["low", "mid", "high"]):
+        for i in range(5):
+            write(data / genre / f"{genre}{i}.wav", genre_like(2 * k, 3.0, seed=10 * k + i), 22050)
+    app.switch_page("../pages/train.py").run()
+    app.text_input(key="train_data").set_value(str(data))
+    app.selectbox(key="train_layout").set_value("folders")
+    app.multiselect(key="train_models").set_value(["mlp"])
+    app.number_input(key="train_epochs").set_value(3)
+    app.number_input(key="train_members").set_value(2)
+    app.text_input(key="train_name").set_value("tiny")
+    app.button[0].click().run()
+    assert not app.exception and not app.error
+    job = app.session_state["train_job"]
+    deadline = time.time() + 120
+    while job.running and time.time() < deadline:
+        time.sleep(0.5)
+    assert job.error is None and job.results["mlp"].startswith("trained"), job.results
+    meta = json.loads((tmp_path / "runs" / "tiny" / "mlp" / "metadata.json").read_text())
+    assert meta["hyperparameters"]["members"] == 2 and meta["hyperparameters"]["epochs"] == 3
+
+
 def test_report(app):
     app.switch_page("../pages/report.py").run()
     assert not app.exception and not app.error

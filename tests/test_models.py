@@ -176,15 +176,24 @@ def test_evaluate_refuses_other_genres(tmp_path, dataset):
         evaluate_model(model, data)
 
 
-def test_ensemble_is_the_mean_over_shared_genres():
+def test_ensemble_is_the_geometric_mean_over_shared_genres():
     from core.models.base import SegmentPrediction
+    from core.predict import combine_probabilities
 
     a = SegmentPrediction(["x", "y"], np.array([0.8, 0.2]), np.zeros((1, 2)), np.zeros((1, 2)), 0)
     b = SegmentPrediction(["y", "x", "z"], np.array([0.5, 0.3, 0.2]), np.zeros((1, 3)),
                           np.zeros((1, 2)), 0)
     genres, proba = ensemble_probabilities([a, b])
     assert genres == ["x", "y"]
-    np.testing.assert_allclose(proba, np.array([0.55, 0.35]) / 0.9)
+    expected = np.sqrt([0.8 * 0.3, 0.2 * 0.5])
+    np.testing.assert_allclose(proba, expected / expected.sum())
+    # one confident model cannot outvote two that find its genre unlikely, as in a plain mean
+    outvoted = np.array([[0.99, 0.005, 0.005], [0.02, 0.49, 0.49], [0.02, 0.49, 0.49]])
+    assert np.argmax(outvoted.mean(axis=0)) == 0
+    assert np.argmax(combine_probabilities(outvoted)) != 0
+    batch = combine_probabilities(np.random.default_rng(0).dirichlet(np.ones(4), size=(3, 5)))
+    assert batch.shape == (5, 4)
+    np.testing.assert_allclose(batch.sum(axis=-1), 1.0)
 
 
 def test_bundled_models_predict_a_synthetic_clip(tmp_path, standin, monkeypatch):
@@ -198,3 +207,63 @@ def test_bundled_models_predict_a_synthetic_clip(tmp_path, standin, monkeypatch)
     assert len(prediction.genres) == 10
     doc = prediction.to_dict("clip.wav")
     assert set(doc["models"]["mlp"]["probabilities"]) == set(prediction.genres)
+
+
+def test_yamnet_frames_are_grouped_by_segment():
+    from core.models.yamnet import HOP, WINDOW, group_frames, max_frames, mean_frames
+
+    n_frames = 20
+    embeddings = np.arange(n_frames * 1024, dtype=np.float32).reshape(n_frames, 1024)
+    scores = np.random.default_rng(0).random((n_frames, 521)).astype(np.float32)
+    n_samples = (n_frames - 1) * HOP + WINDOW
+    rows, times = group_frames(scores, embeddings, n_samples, segment_seconds=3.0)
+    assert rows.shape == (len(times), max_frames(3.0), 1024 + 521) and max_frames(3.0) == 7
+    centres = np.arange(n_frames) * HOP + WINDOW / 2
+    for row, (start, stop) in zip(rows, times * 16000, strict=True):
+        inside = np.flatnonzero((centres >= start) & (centres < stop))
+        assert len(inside) and np.isnan(row[len(inside):]).all()
+        np.testing.assert_array_equal(row[:len(inside), :1024], embeddings[inside])
+    pooled = mean_frames(rows)
+    first = np.flatnonzero(centres < times[0, 1] * 16000)
+    np.testing.assert_allclose(pooled[0, 1024:], scores[first].mean(axis=0), rtol=1e-6)
+    # a clip shorter than one YAMNet window still has one frame: the nearest
+    short, _ = group_frames(scores[:1], embeddings[:1], 8000, segment_seconds=3.0)
+    assert (~np.isnan(short[0, :, 0])).sum() == 1
+
+
+def test_yamnet_head_trains_on_frames_and_averages_them(dataset, standin):
+    data, split = dataset
+    model = YamnetEmbedding(handle=standin, epochs=20, patience=20).fit(data, split)
+    rows = model.featurize_dataset(data, cache=None, n_jobs=1, progress=False)
+    frames, _ = model.training_examples(rows.X, data.labels[rows.track])
+    n_present = int((~np.isnan(rows.X[..., 0])).sum())
+    assert len(frames) == n_present > len(rows.X)  # one example per frame, not per segment
+    assert model.model_.input_shape[1:] == (1024 + 521,)
+    segment = rows.X[:1]
+    present = segment[0][~np.isnan(segment[0, :, 0])]
+    per_frame = model.predict_rows(present[:, None, :])
+    np.testing.assert_allclose(model.predict_rows(segment)[0], per_frame.mean(axis=0), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_seed_ensemble_averages_its_members_and_saves_as_one_network(dataset, tmp_path):
+    data, split = dataset
+    model = MfccMlp(epochs=8, patience=8, members=3, seed=5).fit(data, split)
+    network = model.model_
+    members = [layer for layer in network.layers if layer.name.startswith("member_")]
+    assert len(members) == 3
+    X = model.network_inputs(model.featurize_dataset(data, cache=None, n_jobs=1,
+                                                     progress=False).X)
+    outputs = [np.asarray(m(X, training=False)) for m in members]
+    assert not np.allclose(outputs[0], outputs[1])  # different seeds, different networks
+    np.testing.assert_allclose(np.asarray(network(X, training=False)), np.mean(outputs, axis=0),
+                               rtol=1e-5, atol=1e-6)
+    single = MfccMlp(epochs=8, patience=8, seed=5, members=1).fit(data, split)
+    assert model.info_["parameters"] == 3 * single.info_["parameters"]
+    model.save(tmp_path / "ens")
+    loaded = load_model(tmp_path / "ens")
+    assert loaded.members == 3
+    y = genre_like(4, 6.0, seed=1)
+    np.testing.assert_allclose(loaded.predict_proba(y, 22050), model.predict_proba(y, 22050),
+                               rtol=1e-5, atol=1e-6)
+

@@ -53,6 +53,9 @@ class MfccMlp(GenreModel):
     segment_seconds : float
         Window length for audio datasets and for prediction.
     dropout : float
+    members : int
+        Seeds averaged in the saved network (default 5: on the fault-filtered split one
+        network's accuracy moves by about 0.04 with the seed; five are cheap at this size).
     **kwargs
         See :class:`~core.models.base.GenreModel`.
     """
@@ -62,8 +65,8 @@ class MfccMlp(GenreModel):
     needs_audio = False
 
     def __init__(self, *, segment_seconds: float = SEGMENT_SECONDS, dropout: float = 0.5,
-                 epochs: int = 300, patience: int = 30, **kwargs: Any) -> None:
-        super().__init__(epochs=epochs, patience=patience, **kwargs)
+                 epochs: int = 300, patience: int = 30, members: int = 5, **kwargs: Any) -> None:
+        super().__init__(epochs=epochs, patience=patience, members=members, **kwargs)
         self.segment_seconds = segment_seconds
         self.dropout = dropout
 
