@@ -29,8 +29,9 @@ with st.form("train_form"):
     c3, c4, c6, c5 = st.columns([2, 2, 2, 3])
     split = c3.selectbox("Split", list(SPLIT_STRATEGIES), index=1,
                          help="; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items()))
-    epochs = c4.number_input("Max epochs (0 = each model's default)", 0, 1000, 0,
-                             key="train_epochs")
+    epochs = c4.number_input("Max epochs (0 = default)", 0, 1000, 0, key="train_epochs",
+                             help="Early stopping on validation tracks usually ends sooner. "
+                                  "0 keeps each model's default.")
     members = c6.number_input("Seeds averaged (0 = default)", 0, 10, 0,
                               help="Networks trained with consecutive seeds and averaged into "
                                    "each model (default: MLP 5, CNN 3, YAMNet 3). 1 trains "
