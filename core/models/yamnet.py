@@ -35,6 +35,7 @@ from core.cache import FeatureCache
 from core.config import SEGMENT_SECONDS, YAMNET_SR
 from core.datasets import Dataset
 from core.errors import GenreLabError, ModelError
+from core.evaluation import aggregate_tracks
 from core.extract import cached_features
 from core.models.base import GenreModel, Rows, stack_rows
 from core.resample import to_rate
@@ -267,20 +268,13 @@ def present_frames(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def mean_frames(rows: np.ndarray) -> np.ndarray:
     """Mean embedding then mean class scores of each segment, shape (n_segments, 1024 + 521)."""
-    frames, owner = present_frames(rows)
-    return mean_by_row(frames, owner, len(rows))
+    frames, owner = present_frames(rows)  # every segment has at least one frame
+    return aggregate_tracks(frames, owner)[1]
 
 
 def mean_embedding(rows: np.ndarray) -> np.ndarray:
     """Mean embedding of every frame in :func:`group_frames` rows (e.g. one track's), (1024,)."""
     return present_frames(rows)[0][:, :EMBEDDING_DIM].mean(axis=0)
-
-
-def mean_by_row(values: np.ndarray, owner: np.ndarray, n_rows: int) -> np.ndarray:
-    """Mean of ``values`` over the entries each of ``n_rows`` rows owns (``owner[i]`` = row)."""
-    total = np.zeros((n_rows, values.shape[1]), np.float64)
-    np.add.at(total, owner, values)
-    return total / np.maximum(np.bincount(owner, minlength=n_rows), 1)[:, None]
 
 
 class YamnetEmbedding(GenreModel):
@@ -396,7 +390,7 @@ class YamnetEmbedding(GenreModel):
         self._check_fitted()
         if not self.is_zero_shot:
             frames, owner = present_frames(X)
-            return mean_by_row(super().predict_rows(frames), owner, len(X))
+            return aggregate_tracks(super().predict_rows(frames), owner)[1]
         scores = mean_frames(X)[:, EMBEDDING_DIM:]
         genre_scores = np.stack(
             [scores[:, ids].sum(axis=1) if ids else np.zeros(len(X))
@@ -407,7 +401,7 @@ class YamnetEmbedding(GenreModel):
     def evaluate_zero_shot(self, dataset: Dataset, split: Any, *,
                            cache: FeatureCache | None = None) -> dict[str, Any]:
         """Zero-shot metrics on ``split.test`` (no training), stored in :attr:`metrics_`."""
-        from core.evaluation import aggregate_tracks, evaluate_segments
+        from core.evaluation import evaluate_segments
         from core.models.base import test_track_table
 
         if self.genres_ != list(dataset.genres):
