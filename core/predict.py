@@ -2,7 +2,8 @@
 
 The audio is decoded once at 22050 Hz; each model resamples what it needs (YAMNet: 16 kHz). A
 model that fails (e.g. YAMNet unreachable) is reported and the others still answer.
-Ensemble rule: the mean of the models' track-level probabilities over the genres they share.
+Ensemble rule: the normalised geometric mean of the models' track-level probabilities over the
+genres they share (:func:`combine_probabilities`).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ with guard("Showing the predictions"):
     if prediction.ensemble is not None:
         with columns[-1]:
             st.metric("Ensemble", prediction.ensemble_genre)
-            st.caption(f"mean probability {prediction.ensemble.max():.0%}")
+            st.caption(f"combined probability {prediction.ensemble.max():.0%} (geometric mean)")
             if prediction.agree:
                 st.success("All models agree")
             else:
