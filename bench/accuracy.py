@@ -8,8 +8,10 @@
    features and on YAMNet embeddings (int8 .tflite), YAMNet zero-shot, the YAMNet head, the
    mel-CNN, the MFCC-MLP on excerpt features, and the ensemble of the three trained models (the
    product's rule, a geometric mean, beside a plain arithmetic mean).
+3. Playback level: the bundled mel-CNN and zero-shot YAMNet on the CNN's held-out excerpts played
+   0, 6, 12 and 20 dB quieter (an uploaded song can come at any level).
 Accuracy is track level. Needs ../shared.
-Usage: python -m bench.accuracy [--folds N] [--parts table,excerpts]
+Usage: python -m bench.accuracy [--folds N] [--parts table,excerpts,level]
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from bench.common import RESULTS, SHARED, header, save
+from bench.common import RESULTS, ROOT, SHARED, header, save
 from core.cache import FeatureCache
 from core.datasets import load_dataset
 from core.evaluation import aggregate_tracks
@@ -107,7 +109,29 @@ def excerpts(folds: int, grouping: str) -> dict[str, object]:
     return result
 
 
-PARTS = ("table", "excerpts")
+def playback_level(gains_db: tuple[float, ...] = (0.0, -6.0, -12.0, -20.0)) -> dict[str, object]:
+    from core.audio import load_audio
+    from core.registry import load_model, read_metrics
+
+    folder = ROOT / "assets/models/cnn"
+    tracks = read_metrics(folder)["metrics"]["test_tracks"]
+    cnn = load_model(folder)
+    yamnet = YamnetEmbedding.zero_shot(list(cnn.genres_ or []), handle=str(TFLITE))
+    audio = [load_audio(t["path"], sr=22050) for t in tracks]
+    truth = np.array([t["true"] for t in tracks])
+    result: dict[str, object] = {"tracks": len(tracks), "gains_db": list(gains_db)}
+    for name, model in (("mel_cnn", cnn), ("yamnet_zero_shot", yamnet)):
+        accuracy = []
+        for gain in gains_db:
+            scale = np.float32(10 ** (gain / 20))
+            guesses = [model.genres_[int(np.argmax(model.predict_proba(y * scale, 22050)))]
+                       for y in audio]
+            accuracy.append(float(np.mean(np.array(guesses) == truth)))
+        result[name] = accuracy
+    return result
+
+
+PARTS = ("table", "excerpts", "level")
 
 
 def main(folds: int = 10, parts: tuple[str, ...] = PARTS) -> dict[str, object]:
@@ -138,6 +162,13 @@ def main(folds: int = 10, parts: tuple[str, ...] = PARTS) -> dict[str, object]:
             print(f"excerpts 5-fold by {grouping:6s} ensemble above every model in "
                   f"{ex['ensemble_beats_every_model_in_folds']} of {min(folds, 5)} folds")
             result[f"excerpts_by_{grouping}"] = ex
+    if "level" in parts:
+        level = playback_level()
+        for name in ("mel_cnn", "yamnet_zero_shot"):
+            print(f"playback level {name:18s} " + ", ".join(
+                f"{g:+.0f} dB {a:.3f}" for g, a in zip(level["gains_db"], level[name],
+                                                       strict=True)))
+        result["playback_level"] = level
     save("accuracy", result)
     return result
 

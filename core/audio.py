@@ -265,3 +265,25 @@ def segment_audio(
     for row, (start, stop) in zip(out, bounds, strict=True):
         row[: stop - start] = y[start:stop]
     return out
+
+
+def normalize_peak(segments: np.ndarray, *, floor: float = SILENCE_PEAK) -> np.ndarray:
+    """Scale each window so that its largest absolute sample is 1.
+
+    This is how the GTZAN excerpts were made, and it makes a spectrogram independent of the
+    recording's gain: the same music 10 dB quieter gives the same features.
+
+    Parameters
+    ----------
+    segments : np.ndarray [shape=(n_windows, n_samples)]
+    floor : float > 0
+        Windows whose peak is below this (digital silence) are left as they are rather than
+        amplified into noise.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_windows, n_samples), dtype=float32]
+    """
+    segments = np.asarray(segments, dtype=np.float32)
+    peak = np.max(np.abs(segments), axis=1, keepdims=True)
+    return segments / np.where(peak >= floor, peak, 1.0).astype(np.float32)

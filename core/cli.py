@@ -46,6 +46,13 @@ def _add_split_args(parser: argparse.ArgumentParser, default: str | None = None)
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
+def _add_peak_normalize_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--peak-normalize", action="store_true",
+                        help="logmel/mfcc: scale each window to a peak of 1 first, as the mel-CNN "
+                             "does (so `extract --kind logmel --segment 3 --peak-normalize` "
+                             "fills its cache)")
+
+
 def _segment_name(filename: str, index: int) -> str:
     """``blues.00000.wav``, 3 -> ``blues.00000.3.wav`` (the Kaggle 3-second table's naming)."""
     stem, dot, ext = filename.rpartition(".")
@@ -54,7 +61,7 @@ def _segment_name(filename: str, index: int) -> str:
 
 def cmd_features(args: argparse.Namespace) -> int:
     params = FeatureParams(kind=args.kind, segment_seconds=args.segment,
-                           hop_seconds=args.hop)
+                           hop_seconds=args.hop, peak_normalize=args.peak_normalize)
     if args.format == "csv" and args.kind != "summary":
         raise GenreLabError(f"--format csv holds summary features only; use --format npz for "
                             f"{args.kind}")
@@ -124,7 +131,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     paths = [p for p in dataset.manifest["path"] if p]
     if not paths:
         raise GenreLabError(f"{args.data}: a {args.layout} dataset holds no audio to extract from")
-    params = FeatureParams(kind=args.kind, segment_seconds=args.segment)
+    params = FeatureParams(kind=args.kind, segment_seconds=args.segment,
+                           peak_normalize=args.peak_normalize)
     start = time.perf_counter()
     result = extract_many(paths, params, cache=FeatureCache(), n_jobs=args.jobs,
                           progress=not args.quiet, description=f"{args.kind} features")
@@ -170,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output file (default: stdout for csv, features.npz for npz)")
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (0 = all cores)")
     p.add_argument("--no-cache", action="store_true", help="do not read or fill the cache")
+    _add_peak_normalize_arg(p)
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_features)
 
@@ -189,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=FEATURE_KINDS, default="summary")
     p.add_argument("--segment", type=float, default=None, metavar="SECONDS")
     p.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (0 = all cores)")
+    _add_peak_normalize_arg(p)
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("cache", help="show or clear the feature cache")

@@ -208,7 +208,8 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
             return cls(segment_seconds=params.segment_seconds or 30.0,
                        dropout=config.get("dropout", 0.5), **kwargs)
         return cls(segment_seconds=params.segment_seconds or 3.0, n_mels=params.n_mels,
-                   augment=config.get("augment", True), **kwargs)
+                   augment=config.get("augment", True), peak_normalize=params.peak_normalize,
+                   **kwargs)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"model configuration is incompatible ({exc})") from None
 

@@ -8,7 +8,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.audio import load_audio, segment_audio, segment_bounds
+from core.audio import load_audio, normalize_peak, segment_audio, segment_bounds
 from core.errors import ParameterError
 from core.synth import FORMATS, tone, write
 
@@ -124,3 +124,13 @@ def test_tail_policy():
         [0, 10], [10, 20], [20, 30], [26, 36]]
     assert segment_bounds(33, sr=sr, segment_seconds=1.0).tolist() == [[0, 10], [10, 20], [20, 30]]
     assert segment_bounds(7, sr=sr, segment_seconds=1.0).tolist() == [[0, 7]]
+
+
+def test_normalize_peak_scales_each_window_and_leaves_silence_alone():
+    windows = np.array([[0.5, -0.25, 0.1], [0.0, 0.02, -0.04], [0.0, 0.0, 0.0],
+                        [1e-6, 0.0, -1e-6]], dtype=np.float32)
+    out = normalize_peak(windows)
+    np.testing.assert_allclose(out[0], [1.0, -0.5, 0.2], rtol=1e-6)
+    np.testing.assert_allclose(out[1], [0.0, 0.5, -1.0], rtol=1e-6)
+    np.testing.assert_array_equal(out[2:], windows[2:])  # silence is not blown up into noise
+    assert out.dtype == np.float32

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -56,6 +57,30 @@ def test_features_npz(tmp_path):
         assert data["0:a.wav"].shape == (1, 128, 130)
 
 
+def test_peak_normalize_option_and_the_cnn_cache(tmp_path, capsys):
+    from core.cache import FeatureCache, content_digest
+    from core.models import MelCnn
+
+    y = genre_like(1, 4.0)
+    loud, quiet = write(tmp_path / "a.wav", y, 22050), write(tmp_path / "b.wav", 0.1 * y, 22050)
+    out = tmp_path / "f.npz"
+    assert main(["-q", "features", "--kind", "logmel", "--segment", "3", "--peak-normalize",
+                 "--format", "npz", "-o", str(out), str(loud), str(quiet)]) == 0
+    with np.load(out) as data:
+        assert json.loads(str(data["params"]))["peak_normalize"] is True
+        # equal up to 16-bit quantisation of the quieter file (20 dB apart without the option)
+        np.testing.assert_allclose(data["1:b.wav"], data["0:a.wav"], atol=1.0)
+    assert main(["features", "--peak-normalize", str(loud)]) == 1
+    assert "peak_normalize applies to logmel and mfcc" in capsys.readouterr().err
+    # The documented way to pre-fill the mel-CNN's cache fills the entries it reads.
+    write(tmp_path / "d" / "rock" / "r.wav", y, 22050)
+    write(tmp_path / "d" / "jazz" / "j.wav", 0.5 * y[::-1].copy(), 22050)
+    assert main(["-q", "extract", "--data", str(tmp_path / "d"), "--layout", "folders",
+                 "--kind", "logmel", "--segment", "3", "--peak-normalize", "--jobs", "1"]) == 0
+    digest = content_digest((tmp_path / "d" / "rock" / "r.wav").read_bytes())
+    assert FeatureCache().get(digest, MelCnn().params) is not None
+
+
 def test_errors_exit_nonzero_with_one_line(tmp_path):
     bad = tmp_path / "notes.wav"
     bad.write_text("hello")
@@ -105,7 +130,6 @@ def test_split_on_the_real_table(shared_dir, capsys):
 @pytest.mark.slow
 def test_train_evaluate_predict_in_the_documented_forms(tmp_path, capsys):
     """`train`, `evaluate --format json` and `predict --format json` as other tools call them."""
-    import json
 
     from tests.yamnet_standin import build_standin
 

@@ -107,6 +107,29 @@ def test_params_validate_and_round_trip():
         FeatureParams.from_dict({"kind": "summary", "colour": "red"})
 
 
+def test_peak_normalised_spectrograms_ignore_the_recording_gain():
+    # Loud first half, quiet second half: each 3-s window is scaled to its own peak.
+    y = np.concatenate([noise(3.0, seed=1), 0.05 * noise(3.0, seed=2)]).astype(np.float32)
+    for kind in ("logmel", "mfcc"):
+        params = FeatureParams(kind=kind, segment_seconds=3.0, peak_normalize=True)
+        loud, quiet = compute_features(y, params), compute_features(0.1 * y, params)
+        np.testing.assert_allclose(quiet, loud, atol=1e-3)
+        plain = FeatureParams(kind=kind, segment_seconds=3.0)
+        assert np.abs(compute_features(0.1 * y, plain) - compute_features(y, plain)).max() > 1.0
+    mel = compute_features(y, FeatureParams(kind="logmel", segment_seconds=3.0,
+                                            peak_normalize=True))
+    np.testing.assert_allclose(mel[0].max(), mel[1].max(), atol=1.0)  # halves now alike
+    with pytest.raises(ParameterError, match="peak_normalize"):
+        FeatureParams(kind="summary", peak_normalize=True)
+    # Saved parameters from before the option existed mean what they meant, with the same key.
+    old = FeatureParams(kind="logmel", segment_seconds=3.0)
+    assert "peak_normalize" not in old.to_dict()
+    assert FeatureParams.from_dict(old.to_dict()).peak_normalize is False
+    normalised = FeatureParams(kind="logmel", segment_seconds=3.0, peak_normalize=True)
+    assert FeatureParams.from_dict(normalised.to_dict()) == normalised
+    assert normalised.cache_key() != old.cache_key()
+
+
 def test_fast_building_blocks_equal_librosa_and_scipy():
     import librosa
     import scipy.ndimage

@@ -101,6 +101,26 @@ def test_mlp_trains_on_a_feature_table(tmp_path, shared_dir):
     assert model.metrics_["track"]["accuracy"] > 0.3  # well above chance (0.1) after 15 epochs
 
 
+@pytest.mark.slow
+def test_cnn_answers_the_same_for_a_quieter_recording(dataset, tmp_path):
+    data, split = dataset
+    y = genre_like(2, 7.0, seed=5)
+    quiet = y * 10 ** (-14 / 20)  # the same music, 14 dB quieter
+    model = MelCnn(epochs=3, patience=3, members=1).fit(data, split)
+    np.testing.assert_allclose(model.predict_proba(quiet, 22050), model.predict_proba(y, 22050),
+                               atol=1e-4)
+    absolute = MelCnn(epochs=3, patience=3, members=1, peak_normalize=False).fit(data, split)
+    assert np.abs(absolute.predict_proba(quiet, 22050)
+                  - absolute.predict_proba(y, 22050)).max() > 1e-3
+
+    model.save(tmp_path / "cnn")
+    assert read_metadata(tmp_path / "cnn")["config"]["features"]["peak_normalize"] is True
+    assert load_model(tmp_path / "cnn").peak_normalize is True
+    absolute.save(tmp_path / "old")  # as saved before the option existed: no key, absolute dB
+    assert "peak_normalize" not in read_metadata(tmp_path / "old")["config"]["features"]
+    assert load_model(tmp_path / "old").peak_normalize is False
+
+
 def test_cnn_refuses_a_feature_table(tmp_path):
     from tests.test_datasets import make_table
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.audio import segment_audio, segment_bounds
+from core.audio import normalize_peak, segment_audio, segment_bounds
 from core.config import FEATURE_SR, HOP_LENGTH, N_FFT, N_MELS, N_MFCC
 from core.errors import ParameterError
 from core.features.spectrogram import logmel, mfcc_sequence
@@ -45,6 +45,9 @@ class FeatureParams:
         Cut the clip into windows of this length (None: the whole clip is one segment).
     hop_seconds : float or None
         Distance between window starts (None: ``segment_seconds``, no overlap).
+    peak_normalize : bool
+        ``logmel``/``mfcc`` only: scale each window to a peak of 1 before the spectrogram
+        (:func:`core.audio.normalize_peak`), so the features do not depend on recording gain.
     """
 
     kind: FeatureKind = "summary"
@@ -55,10 +58,14 @@ class FeatureParams:
     n_mfcc: int = N_MFCC
     segment_seconds: float | None = None
     hop_seconds: float | None = None
+    peak_normalize: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in FEATURE_KINDS:
             raise ParameterError(f"kind must be one of {', '.join(FEATURE_KINDS)}, got {self.kind!r}")
+        if self.peak_normalize and self.kind == "summary":
+            raise ParameterError("peak_normalize applies to logmel and mfcc; the summary "
+                                 "features keep the clip's level, as Kaggle's table does")
         for name in ("sr", "n_fft", "hop_length", "n_mels", "n_mfcc"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -69,8 +76,12 @@ class FeatureParams:
                 raise ParameterError(f"{name} must be > 0 seconds or None, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form, for model metadata."""
-        return asdict(self)
+        """Plain-JSON form, for model metadata (``peak_normalize`` only when set, so parameters
+        saved before it existed keep their meaning and their cache keys)."""
+        data = asdict(self)
+        if not self.peak_normalize:
+            del data["peak_normalize"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureParams:
@@ -119,6 +130,8 @@ def compute_features(y: np.ndarray, params: FeatureParams) -> np.ndarray:
         segments = segment_audio(
             y, sr=params.sr, segment_seconds=params.segment_seconds, hop_seconds=params.hop_seconds
         )
+    if params.peak_normalize:
+        segments = normalize_peak(segments)
     common = {"sr": params.sr, "n_fft": params.n_fft, "hop_length": params.hop_length,
               "n_mels": params.n_mels}
     if params.kind == "logmel":
