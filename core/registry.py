@@ -206,7 +206,8 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
         params = FeatureParams.from_dict(config["features"])
         if cls.family == "mlp":
             return cls(segment_seconds=params.segment_seconds or 30.0,
-                       dropout=config.get("dropout", 0.5), **kwargs)
+                       dropout=config.get("dropout", 0.5),
+                       level_augment_db=config.get("level_augment_db", 0.0), **kwargs)
         return cls(segment_seconds=params.segment_seconds or 3.0, n_mels=params.n_mels,
                    augment=config.get("augment", True), peak_normalize=params.peak_normalize,
                    **kwargs)

@@ -121,6 +121,52 @@ def test_cnn_answers_the_same_for_a_quieter_recording(dataset, tmp_path):
     assert load_model(tmp_path / "old").peak_normalize is False
 
 
+def test_change_level_is_exactly_what_rescaled_audio_gives():
+    from core.features import FeatureParams, compute_features
+    from core.models.mlp import change_level, log_variances
+
+    y = genre_like(1, 6.0, seed=2)
+    y = 0.9 * y / np.abs(y).max()
+    params = FeatureParams(kind="summary")
+    base = log_variances(compute_features(y, params))
+    for gain_db in (-20.0, -6.0, 6.0):
+        rescaled = log_variances(compute_features(y * np.float32(10 ** (gain_db / 20)), params))
+        moved = change_level(base, gain_db)
+        assert np.abs(rescaled - base).max() > 10  # the level does show in the features...
+        np.testing.assert_allclose(moved, rescaled, rtol=2e-3, atol=1e-5)  # ...exactly so
+    rows = np.repeat(base, 2, axis=0)
+    per_row = change_level(rows, np.array([0.0, -10.0]))
+    np.testing.assert_allclose(per_row[0], base[0])
+    np.testing.assert_allclose(per_row[1], change_level(base, -10.0)[0])
+
+
+def test_mlp_level_augmentation_moves_only_the_level_columns_and_is_saved(dataset, tmp_path):
+    from core.features import SUMMARY_COLUMNS
+
+    rows = np.random.default_rng(0).normal(size=(64, 57)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    moved = MfccMlp().augment(rows, rng)
+    changed = np.flatnonzero(np.abs(moved - rows).max(axis=0) > 0)
+    assert [SUMMARY_COLUMNS[i] for i in changed] == [
+        "rms_mean", "rms_var", "harmony_mean", "harmony_var", "perceptr_mean", "perceptr_var",
+        "mfcc1_mean"]
+    shift = (moved - rows)[:, SUMMARY_COLUMNS.index("mfcc1_mean")] / np.sqrt(128)  # in dB
+    assert shift.min() >= -20 and shift.max() <= 20 and shift.std() > 5  # one gain per row
+    np.testing.assert_array_equal(MfccMlp(level_augment_db=0).augment(rows, rng), rows)
+    with pytest.raises(ValueError, match="level_augment_db"):
+        MfccMlp(level_augment_db=-1)
+
+    data, split = dataset
+    MfccMlp(epochs=2, patience=2, members=1, level_augment_db=8.0).fit(data, split).save(
+        tmp_path / "mlp")
+    assert load_model(tmp_path / "mlp").level_augment_db == 8.0
+    meta_path = tmp_path / "mlp" / "metadata.json"  # saved before the option existed
+    meta = json.loads(meta_path.read_text())
+    del meta["config"]["level_augment_db"]
+    meta_path.write_text(json.dumps(meta))
+    assert load_model(tmp_path / "mlp").level_augment_db == 0.0
+
+
 def test_cnn_refuses_a_feature_table(tmp_path):
     from tests.test_datasets import make_table
 

@@ -37,7 +37,9 @@ CARDS = {
             "--split fault-filtered --out models/",
             "Trained on whole-clip (30-s) features, so it classifies 30-s windows of a song. "
             "The fault-filtered split removes GTZAN's repeats and distortions and keeps "
-            "artists apart (one published exception, see the README)."),
+            "artists apart (one published exception, see the README). Trained at random "
+            "playback levels (+-20 dB), so a song mastered louder or quieter than GTZAN's "
+            "clips is not read as another genre (see the README's playback-level figures)."),
     "cnn": ("python tools/build_bundled_models.py --only cnn\n# or: python -m core train "
             "--data ../shared/data/gtzan/excerpts --layout gtzan --models cnn --split kfold "
             "--epochs 120 --out models/",
