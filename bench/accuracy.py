@@ -192,6 +192,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--parts", default=",".join(PARTS),
-                        help="comma-separated: table (feature table), excerpts")
+                        help="comma-separated: table (feature table), excerpts, level (playback level)")
     args = parser.parse_args()
     main(args.folds, tuple(args.parts.split(",")))

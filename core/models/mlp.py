@@ -24,11 +24,10 @@ def log_variances(X: np.ndarray) -> np.ndarray:
     return X
 
 
-_COLUMNS = list(SUMMARY_COLUMNS)
 #: Columns that follow the audio's gain g: these means scale by g, these variances by g^2.
-_LEVEL_MEANS = [_COLUMNS.index(c) for c in ("rms_mean", "harmony_mean", "perceptr_mean")]
-_LEVEL_VARIANCES = [_COLUMNS.index(c) for c in ("rms_var", "harmony_var", "perceptr_var")]
-_LOG_ENERGY = _COLUMNS.index("mfcc1_mean")
+_LEVEL_MEANS = [SUMMARY_COLUMNS.index(c) for c in ("rms_mean", "harmony_mean", "perceptr_mean")]
+_LEVEL_VARIANCES = [SUMMARY_COLUMNS.index(c) for c in ("rms_var", "harmony_var", "perceptr_var")]
+_LOG_ENERGY = SUMMARY_COLUMNS.index("mfcc1_mean")
 
 
 def change_level(X: np.ndarray, gain_db: float | np.ndarray) -> np.ndarray:
@@ -90,9 +89,9 @@ class MfccMlp(GenreModel):
         Each training example is moved to a random playback level within +- this many dB
         (:func:`change_level`; 0 turns it off). Seven of the 57 columns follow the level, and a
         network trained on GTZAN's levels alone reads loudness as genre: on the fault-filtered
-        test it fell from 0.55 to 0.41 with the audio 20 dB quieter, and to 0.47 with it 6 dB
-        louder (modern masters are louder than GTZAN's). With +-20 dB it holds 0.53-0.55 at every
-        level and costs about 0.01 at GTZAN's own level.
+        test the bundled one fell from 0.56 to 0.37 with the audio 20 dB quieter, and to 0.46
+        with it 6 dB louder (modern masters are louder than GTZAN's). With +-20 dB it holds
+        0.53-0.56 at every level and costs 0.02-0.03 at GTZAN's own levels (README, Results).
     dropout : float
     members : int
         Seeds averaged in the saved network (default 5: on the fault-filtered split one
