@@ -1,8 +1,9 @@
 """Classify a 3-minute mp3 with all three models: decode, features, predict, aggregate.
 
-Models are loaded first (not timed). Prints the median and p95 over repeated runs, the time per
-model, and the process's peak memory. YAMNet uses $GENRELAB_YAMNET_HANDLE, else the int8 model in
-../shared/models, else it is left out (and said so).
+Models are loaded first (not timed): the bundled set (YAMNet: the bundled int8 TFLite, or
+$GENRELAB_YAMNET_HANDLE), combined by its fitted ensemble. Prints the median and p95 over repeated
+runs, the time per model, the pretrained CNN's milliseconds per 3-s patch (alone and batched),
+and the process's peak memory.
 Usage: python -m bench.classify [--runs 7]
 """
 
@@ -32,27 +33,42 @@ def three_minute_mp3(folder: Path) -> Path:
     return write(folder / "three_minutes.mp3", y, 22050)
 
 
+def musicnn_patch_ms(repeats: int = 7) -> dict[int, float]:
+    """Median milliseconds per 3-s patch of the shipped musicnn, one patch and 60 at a time."""
+    from core.encoders.musicnn import N_MELS, PATCH_FRAMES, load_musicnn
+
+    encoder = load_musicnn("msd")
+    patches = np.random.default_rng(0).random((60, PATCH_FRAMES, N_MELS), np.float32) * 3
+    result = {}
+    for batch in (1, 60):
+        encoder.predict_patches(patches[:batch], batch_size=batch)
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            encoder.predict_patches(patches[:batch], batch_size=batch)
+            seconds.append(time.perf_counter() - start)
+        result[batch] = 1000 * float(np.median(seconds)) / batch
+    return result
+
+
 def main(runs: int = 7) -> dict[str, object]:
     header("classify a 3-minute mp3 with every model")
     handle = os.environ.get("GENRELAB_YAMNET_HANDLE")
-    tflite = SHARED / "models/yamnet-int8-embeddings.tflite"
-    if not handle and tflite.is_file():
-        handle = str(tflite)
     loaded = load_models(yamnet_handle=handle)
     models = loaded.models
-    if "yamnet" in models and handle is None:
-        print("no YAMNet handle reachable offline: YAMNet left out")
-        models = {k: v for k, v in models.items() if k != "yamnet"}
+    for name, message in loaded.errors.items():
+        print(f"model {name} unavailable: {message}")
     with tempfile.TemporaryDirectory() as tmp:
         path = three_minute_mp3(Path(tmp))
         predict_audio(models, path)  # warm up: graph tracing, YAMNet load
         times, per_model = [], {name: [] for name in models}
         for _ in range(runs):
             start = time.perf_counter()
-            prediction = predict_audio(models, path)
+            prediction = predict_audio(models, path, ensemble=loaded.ensemble)
             times.append(time.perf_counter() - start)
             for name, p in prediction.models.items():
                 per_model[name].append(p.seconds)
+    patch_ms = musicnn_patch_ms()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     total = summarise(times)
     print(f"models: {', '.join(models)} (YAMNet handle: {handle or 'none'})")
@@ -60,10 +76,14 @@ def main(runs: int = 7) -> dict[str, object]:
           f"over {runs} runs")
     for name, values in per_model.items():
         print(f"  {name}: median {np.median(values):.2f} s")
+    print("  pretrained CNN (musicnn MSD): " + ", ".join(
+        f"batch {b}: {ms:.1f} ms per 3-s patch" for b, ms in patch_ms.items()))
     print(f"peak memory (RSS): {peak_mb:.0f} MB")
     result = {"total": total, "per_model_median_s": {k: float(np.median(v))
                                                      for k, v in per_model.items()},
-              "peak_rss_mb": peak_mb, "yamnet_handle": handle, "errors": loaded.errors}
+              "musicnn_ms_per_patch": patch_ms, "ensemble": prediction.ensemble_method,
+              "peak_rss_mb": peak_mb, "yamnet_handle": handle or "bundled:yamnet-int8",
+              "errors": loaded.errors}
     save("classify", result)
     return result
 

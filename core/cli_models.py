@@ -29,8 +29,11 @@ def _headline(metrics: dict[str, Any]) -> str:
     for level in ("segment", "track"):
         if level in metrics:
             m = metrics[level]
-            auc = m.get("roc_auc_ovr")
-            parts.append(f"{level}: acc {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}"
+            auc, ci, ece = m.get("roc_auc_ovr"), m.get("accuracy_ci"), m.get("ece")
+            parts.append(f"{level}: acc {m['accuracy']:.3f}"
+                         + (f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else "")
+                         + f", macro-F1 {m['macro_f1']:.3f}"
+                         + (f", ECE {ece:.3f}" if ece is not None else "")
                          + (f", ROC-AUC {auc:.3f}" if auc is not None else ""))
     return "; ".join(parts)
 
@@ -46,6 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{split.name}: " + ", ".join(f"{k} {v}" for k, v in split.sizes().items()))
     cache = None if args.no_cache else FeatureCache()
     failed = 0
+    trained = {}
     for family in families:
         try:
             model = train_family(family, dataset, split, Path(args.out) / family, seed=args.seed,
@@ -62,7 +66,32 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"YAMNet zero-shot: {_headline(model.metrics_['zero_shot'])}")
         elif "zero_shot" in model.info_:
             print(f"YAMNet zero-shot: {model.info_['zero_shot']}")
+        trained[family] = model
+    if len(trained) > 1:
+        _fit_ensemble(trained, Path(args.out), dataset.name, split.name)
     return 1 if failed else 0
+
+
+def _fit_ensemble(models: dict[str, Any], out: Path, dataset: str, split: str) -> None:
+    """Fit and save the model set's ensemble, or say why there is none (geometric mean then)."""
+    from core.train import fit_model_set_ensemble
+
+    try:
+        ensemble = fit_model_set_ensemble(models, fitted_on={"dataset": dataset, "split": split,
+                                                             "side": "valid"})
+    except ModelError as exc:
+        print(f"note: no ensemble fitted ({exc}); predictions combine the models by their "
+              "geometric mean")
+        return
+    ensemble.save(out)
+    weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.models, ensemble.weights,
+                                                       strict=True))
+    line = (f"ensemble -> {out / 'ensemble.json'}: weights {weights}; uncertain below "
+            f"{ensemble.threshold:.2f} (fitted on {ensemble.fitted_on['tracks']} validation tracks)")
+    if "track" in ensemble.metrics:
+        m = ensemble.metrics["track"]
+        line += f"; test accuracy {m['accuracy']:.3f}, ECE {m['ece']:.3f}"
+    print(line)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -101,12 +130,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     loaded = load_models(args.models, yamnet_handle=args.yamnet_handle)
     for name, message in loaded.errors.items():
         print(f"warning: model {name} unavailable: {message}", file=sys.stderr)
+    for name, model in loaded.models.items():
+        for message in model.warnings_:
+            print(f"warning: model {name}: {message}", file=sys.stderr)
     if not loaded.models:
         raise ModelError("no usable models" + (f" in {args.models}" if args.models else ""))
     results, failures = [], 0
     for file in args.files:
         try:
-            prediction = predict_audio(loaded.models, file)
+            prediction = predict_audio(loaded.models, file, ensemble=loaded.ensemble)
         except GenreLabError as exc:
             failures += 1
             print(f"error: {exc}", file=sys.stderr)
@@ -123,7 +155,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             cells = [f"{n}={m['genre']} ({max(m['probabilities'].values()):.2f})"
                      for n, m in models.items() if "genre" in m]
             ens = result["ensemble"]
-            tail = f" | ensemble={ens['genre']}" if ens else ""
+            tail = f" | ensemble={ens['verdict']} ({ens['confidence']:.2f})" if ens else ""
             print(f"{Path(result['file']).name}: " + ", ".join(cells) + tail)
     return 1 if failures else 0
 
@@ -134,8 +166,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     def handle_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--yamnet-handle", default=None,
-                       help="YAMNet: TF Hub URL, SavedModel folder or .tflite file "
-                            "(default: $GENRELAB_YAMNET_HANDLE, else TF Hub YAMNet v1)")
+                       help="YAMNet: bundled:yamnet-int8 (shipped), a TF Hub URL such as "
+                            "https://tfhub.dev/google/yamnet/1, a SavedModel folder or a .tflite "
+                            "file (default: $GENRELAB_YAMNET_HANDLE, else the one a head was "
+                            "trained on, else bundled:yamnet-int8)")
 
     p = sub.add_parser("train", help="train model families and print their held-out metrics")
     data_args(p)

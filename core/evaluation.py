@@ -30,10 +30,11 @@ def classification_metrics(
     Returns
     -------
     metrics : dict
-        ``n``, ``accuracy``, ``macro_f1``, ``roc_auc_ovr`` (macro one-vs-rest over the genres
-        present in ``y_true``; None with fewer than two), ``per_genre`` ({genre: precision,
-        recall, f1, support}; recall is the genre's accuracy), ``confusion`` (rows true, columns
-        predicted, counts).
+        ``n``, ``accuracy``, ``accuracy_ci`` (95% bootstrap interval over the rows),
+        ``ece`` (expected calibration error, 10 bins), ``macro_f1``, ``roc_auc_ovr`` (macro
+        one-vs-rest over the genres present in ``y_true``; None with fewer than two),
+        ``per_genre`` ({genre: precision, recall, f1, support}; recall is the genre's accuracy),
+        ``confusion`` (rows true, columns predicted, counts).
     """
     labels = np.arange(len(genres))
     y_pred = proba.argmax(axis=1)
@@ -47,6 +48,8 @@ def classification_metrics(
     return {
         "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
+        "accuracy_ci": bootstrap_interval(y_pred == y_true),
+        "ece": expected_calibration_error(proba, y_true),
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro",
                                    zero_division=0)),
         "roc_auc_ovr": auc,
@@ -56,6 +59,49 @@ def classification_metrics(
         },
         "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+
+
+def expected_calibration_error(proba: np.ndarray, y_true: np.ndarray, n_bins: int = 10) -> float:
+    """Expected calibration error of the top answer (Guo et al. 2017).
+
+    The rows are binned by confidence (the top probability) into ``n_bins`` equal-width bins;
+    the ECE is the mean over rows of ``|accuracy - mean confidence|`` of their bin. 0 means a
+    model that says 0.7 is right 70% of the time.
+    """
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y_true
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        inside = bins == b
+        total += inside.sum() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(total / max(len(y_true), 1))
+
+
+def bootstrap_interval(correct: np.ndarray, *, level: float = 0.95, n_boot: int = 2000,
+                       seed: int = 0) -> list[float]:
+    """Percentile bootstrap interval of an accuracy, resampling the rows (tracks) with replacement.
+
+    Parameters
+    ----------
+    correct : np.ndarray [shape=(n,), dtype=bool]
+        Whether each row was classified correctly.
+    level : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    list of float
+        ``[low, high]``; ``[nan, nan]`` for no rows.
+    """
+    correct = np.asarray(correct, dtype=float)
+    if not len(correct):
+        return [float("nan"), float("nan")]
+    rng = np.random.default_rng(seed)
+    # Resampling n booleans with replacement counts successes ~ Binomial(n, observed accuracy).
+    means = rng.binomial(len(correct), correct.mean(), size=n_boot) / len(correct)
+    tail = (1 - level) / 2
+    return [float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))]
 
 
 def aggregate_tracks(

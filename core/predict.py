@@ -1,9 +1,10 @@
 """Classify audio with every available model: per-model, per-segment and ensemble predictions.
 
-The audio is decoded once at 22050 Hz; each model resamples what it needs (YAMNet: 16 kHz). A
-model that fails (e.g. YAMNet unreachable) is reported and the others still answer.
-Ensemble rule: the normalised geometric mean of the models' track-level probabilities over the
-genres they share (:func:`combine_probabilities`).
+The audio is decoded once at 22050 Hz; each model resamples what it needs (YAMNet and musicnn:
+16 kHz). A model that fails (e.g. YAMNet unreachable) is reported and the others still answer.
+Ensemble rule: the model set's fitted ensemble (``ensemble.json``, :mod:`core.ensemble`: weights
+and temperatures learnt on validation tracks, and a threshold below which the answer is
+"uncertain"); without one, the normalised geometric mean over the genres the models share.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ import numpy as np
 
 from core.audio import AudioSource, load_audio
 from core.config import FEATURE_SR
+from core.ensemble import Ensemble, combine_probabilities
 from core.errors import GenreLabError, ModelError
 from core.models.base import GenreModel, SegmentPrediction
+
+__all__ = ["BUNDLED_MODELS", "ModelSet", "Prediction", "combine_probabilities",
+           "ensemble_probabilities", "load_models", "predict_audio", "predict_waveform", "warm_up"]
 
 #: The bundled default models (``assets/models/<family>/``).
 BUNDLED_MODELS = Path(__file__).resolve().parents[1] / "assets" / "models"
@@ -31,6 +36,7 @@ class ModelSet:
 
     models: dict[str, GenreModel] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    ensemble: Ensemble | None = None
 
 
 def load_models(directory: str | os.PathLike[str] | None = None, *,
@@ -59,6 +65,10 @@ def load_models(directory: str | os.PathLike[str] | None = None, *,
     order = {name: i for i, name in enumerate(FAMILY_ORDER)}
     found.models = dict(sorted(found.models.items(),
                                key=lambda kv: (order.get(kv[1].family, 9), kv[0])))
+    try:
+        found.ensemble = Ensemble.load(root)
+    except ModelError as exc:
+        found.errors["ensemble"] = f"{exc}; using the geometric mean"
     return found
 
 
@@ -71,12 +81,49 @@ class Prediction:
     errors: dict[str, str]
     genres: list[str]
     ensemble: np.ndarray | None
+    #: How the ensemble was combined: ``stacked``, or ``geometric-mean`` (no fitted ensemble,
+    #: or some of its models missing).
+    ensemble_method: str = "geometric-mean"
+    #: Ensemble confidence below which the answer is uncertain (0: never).
+    threshold: float = 0.0
+    #: An AudioSet genre YAMNet hears that is none of the model set's genres, and its score.
+    outside_genre: tuple[str, float] | None = None
 
     @property
     def ensemble_genre(self) -> str | None:
         if self.ensemble is None:
             return None
         return self.genres[int(np.argmax(self.ensemble))]
+
+    @property
+    def confidence(self) -> float | None:
+        return None if self.ensemble is None else float(np.max(self.ensemble))
+
+    @property
+    def uncertain(self) -> bool:
+        """Whether the ensemble is below its threshold, or the music sounds outside its genres."""
+        if self.ensemble is None:
+            return False
+        return bool(self.confidence < self.threshold or self.outside_genre is not None)
+
+    @property
+    def closest(self) -> list[str]:
+        """The two most likely genres of the ensemble."""
+        if self.ensemble is None:
+            return []
+        return [self.genres[i] for i in np.argsort(self.ensemble)[::-1][:2]]
+
+    @property
+    def verdict(self) -> str | None:
+        """The answer in words: the genre, or e.g. ``uncertain: closest to rock / pop``."""
+        if self.ensemble is None:
+            return None
+        if not self.uncertain:
+            return self.ensemble_genre
+        text = "uncertain: closest to " + " / ".join(self.closest)
+        if self.outside_genre is not None:
+            text += f" (sounds like {self.outside_genre[0]}, not one of the trained genres)"
+        return text
 
     @property
     def agree(self) -> bool:
@@ -94,9 +141,23 @@ class Prediction:
         }
         for name, message in self.errors.items():
             models[name] = {"error": message}
+        for name, p in self.models.items():
+            zero = p.extras.get("zero_shot")
+            if zero is not None:
+                models[name]["zero_shot"] = {
+                    "genre": p.genres[int(np.argmax(zero))],
+                    "probabilities": {g: round(float(v), 6)
+                                      for g, v in zip(p.genres, zero, strict=True)}}
+            if p.extras.get("heard"):
+                models[name]["heard"] = {tag: round(score, 4) for tag, score in p.extras["heard"]}
         ensemble = None
         if self.ensemble is not None:
-            ensemble = {"genre": self.ensemble_genre,
+            ensemble = {"genre": self.ensemble_genre, "verdict": self.verdict,
+                        "uncertain": self.uncertain, "closest": self.closest,
+                        "confidence": round(float(self.confidence or 0.0), 6),
+                        "threshold": round(self.threshold, 6), "method": self.ensemble_method,
+                        "outside_genre": None if self.outside_genre is None
+                        else self.outside_genre[0],
                         "probabilities": {g: round(float(v), 6)
                                           for g, v in zip(self.genres, self.ensemble, strict=True)},
                         "agree": self.agree}
@@ -104,44 +165,36 @@ class Prediction:
                 "ensemble": ensemble}
 
 
-def combine_probabilities(stacked: np.ndarray) -> np.ndarray:
-    """The ensemble rule: normalised geometric mean of several models' probabilities.
+def ensemble_probabilities(predictions: dict[str, SegmentPrediction],
+                           ensemble: Ensemble | None = None
+                           ) -> tuple[list[str], np.ndarray | None, str]:
+    """Track probabilities of the ensemble over the genres every model knows, and the rule used.
 
-    Parameters
-    ----------
-    stacked : np.ndarray [shape=(n_models, ..., n_genres)]
-        Each model's probabilities over the same genres (last axis).
-
-    Returns
-    -------
-    np.ndarray [shape=(..., n_genres)]
-        ``exp(mean(log p))`` over the models, renormalised to sum to 1. Unlike the arithmetic
-        mean, one confident model cannot outvote the others on a genre they find unlikely. On
-        the GTZAN excerpts it was 0.005 above the arithmetic mean by track and 0.018 above it
-        by artist, on average over 5 folds (README, Results).
-        Probabilities are floored at 1e-7 so a single zero cannot veto a genre outright.
-    """
-    log_mean = np.log(np.clip(stacked, 1e-7, 1.0)).mean(axis=0)
-    combined = np.exp(log_mean - log_mean.max(axis=-1, keepdims=True))
-    return combined / combined.sum(axis=-1, keepdims=True)
-
-
-def ensemble_probabilities(predictions: list[SegmentPrediction]) -> tuple[list[str], np.ndarray | None]:
-    """Track probabilities of the ensemble over the genres every model knows.
-
-    See :func:`combine_probabilities` for the rule.
+    With a fitted ``ensemble`` whose genres every model answers, its pool (weights and
+    temperatures learnt on validation tracks); otherwise the geometric mean
+    (:func:`combine_probabilities`) over the shared genres.
     """
     if not predictions:
-        return [], None
-    shared = [g for g in predictions[0].genres if all(g in p.genres for p in predictions)]
+        return [], None, "geometric-mean"
+    first = next(iter(predictions.values()))
+    shared = [g for g in first.genres if all(g in p.genres for p in predictions.values())]
     if not shared:
-        return [], None
-    stacked = np.stack([[p.proba[p.genres.index(g)] for g in shared] for p in predictions])
-    return shared, combine_probabilities(stacked)
+        return [], None, "geometric-mean"
+    probas = {name: np.array([p.proba[p.genres.index(g)] for g in shared])
+              for name, p in predictions.items()}
+    if ensemble is not None and ensemble.genres == shared:
+        combined, method = ensemble.combine(probas)
+        return shared, combined, method
+    return shared, combine_probabilities(np.stack(list(probas.values()))), "geometric-mean"
 
 
-def predict_waveform(models: dict[str, GenreModel], y: np.ndarray, sr: int) -> Prediction:
-    """Every model's prediction for a mono waveform; failures are collected per model."""
+def predict_waveform(models: dict[str, GenreModel], y: np.ndarray, sr: int, *,
+                     ensemble: Ensemble | None = None) -> Prediction:
+    """Every model's prediction for a mono waveform; failures are collected per model.
+
+    ``ensemble`` (a model set's fitted one) combines the answers; see
+    :func:`ensemble_probabilities`.
+    """
     answers: dict[str, SegmentPrediction] = {}
     errors: dict[str, str] = {}
     for name, model in models.items():
@@ -149,8 +202,11 @@ def predict_waveform(models: dict[str, GenreModel], y: np.ndarray, sr: int) -> P
             answers[name] = model.predict_segments(y, sr)
         except GenreLabError as exc:
             errors[name] = str(exc)
-    genres, ensemble = ensemble_probabilities(list(answers.values()))
-    return Prediction(len(y) / sr, answers, errors, genres, ensemble)
+    genres, combined, method = ensemble_probabilities(answers, ensemble)
+    threshold = ensemble.threshold if ensemble is not None and method == "stacked" else 0.0
+    outside = next((p.extras["outside_genre"] for p in answers.values()
+                    if p.extras.get("outside_genre")), None)
+    return Prediction(len(y) / sr, answers, errors, genres, combined, method, threshold, outside)
 
 
 def warm_up(models: dict[str, GenreModel]) -> None:
@@ -165,7 +221,8 @@ def warm_up(models: dict[str, GenreModel]) -> None:
 
 
 def predict_audio(models: dict[str, GenreModel], source: AudioSource, *,
-                  name: str | None = None, max_duration: float | None = None) -> Prediction:
+                  name: str | None = None, max_duration: float | None = None,
+                  ensemble: Ensemble | None = None) -> Prediction:
     """Decode ``source`` (path, bytes or file object) once and predict with every model.
 
     Raises
@@ -177,4 +234,4 @@ def predict_audio(models: dict[str, GenreModel], source: AudioSource, *,
     if max_duration is not None:
         kwargs["max_duration"] = max_duration
     y = load_audio(source, sr=FEATURE_SR, **kwargs)
-    return predict_waveform(models, y, FEATURE_SR)
+    return predict_waveform(models, y, FEATURE_SR, ensemble=ensemble)

@@ -56,11 +56,11 @@ def library_versions() -> dict[str, str]:
             "scikit-learn": sklearn.__version__, "numpy": np.__version__}
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -91,8 +91,8 @@ def save_model(model: GenreModel, directory: str | os.PathLike[str]) -> Path:
             model.model_.save(tmp / WEIGHTS)
             metadata["weights_sha256"] = _sha256(tmp / WEIGHTS)
         metrics = {"metrics": model.metrics_, "history": model.history_, "info": model.info_}
-        (tmp / METADATA).write_text(json.dumps(_jsonable(metadata), indent=2))
-        (tmp / METRICS).write_text(json.dumps(_jsonable(metrics), indent=2))
+        (tmp / METADATA).write_text(json.dumps(jsonable(metadata), indent=2))
+        (tmp / METRICS).write_text(json.dumps(jsonable(metrics), indent=2))
 
     replace_dir_atomic(directory, fill)
     return directory
@@ -182,7 +182,7 @@ def load_model(directory: str | os.PathLike[str], *, yamnet_handle: str | None =
         if n_out != len(model.genres_):
             raise ModelError(f"{directory}: network has {n_out} outputs for "
                              f"{len(model.genres_)} genres")
-    elif metadata["family"] != "yamnet":
+    elif not (metadata["family"] == "yamnet" or config.get("zero_shot")):
         raise ModelError(f"{directory}: no weights recorded for a {metadata['family']} model")
     return model
 
@@ -196,19 +196,34 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
                               if k in hyper}
     try:
         if cls.family == "yamnet":
-            from core.models.yamnet import HANDLE_ENV
+            from core.models.yamnet import HANDLE_ENV, TFHUB_HANDLE, check_encoder, resolve_handle
 
             handle = yamnet_handle or os.environ.get(HANDLE_ENV) or config.get("handle")
+            if handle is None and not config.get("zero_shot", True):
+                handle = TFHUB_HANDLE  # heads saved before the bundled YAMNet used TF Hub's
             model = cls(handle=handle, segment_seconds=config.get("segment_seconds", 3.0),
                         l2=config.get("l2", 1e-3), **kwargs)
             model.class_map_ = {k: list(v) for k, v in config.get("class_map", {}).items()}
+            if not config.get("zero_shot", True):
+                model.encoder_ = config.get("encoder")
+                warning = check_encoder(model.encoder_, resolve_handle(handle))
+                if warning:
+                    model.warnings_.append(warning)
+            return model
+        if cls.family == "cnn" and config.get("encoder"):
+            model = cls(encoder=config["encoder"], l2=config.get("l2", 1e-3),
+                        peak_normalize=config.get("peak_normalize", True), **kwargs)
+            model.tag_map_ = {k: list(v) for k, v in config.get("tag_map", {}).items()}
+            if not config.get("zero_shot", False):
+                model.encoder_ = config.get("encoder_identity")
+                model.check_encoder()
             return model
         params = FeatureParams.from_dict(config["features"])
         if cls.family == "mlp":
             return cls(segment_seconds=params.segment_seconds or 30.0,
                        dropout=config.get("dropout", 0.5),
                        level_augment_db=config.get("level_augment_db", 0.0), **kwargs)
-        return cls(segment_seconds=params.segment_seconds or 3.0, n_mels=params.n_mels,
+        return cls(encoder=None, segment_seconds=params.segment_seconds or 3.0, n_mels=params.n_mels,
                    augment=config.get("augment", True), peak_normalize=params.peak_normalize,
                    **kwargs)
     except (KeyError, TypeError, ValueError) as exc:

@@ -21,6 +21,7 @@ from core.errors import DatasetError, ParameterError
 
 SPLIT_STRATEGIES: dict[str, str] = {
     "random": "stratified split by artist/track: 70% train, 10% valid, 20% test",
+    "balanced": "artists dealt to train/valid/test genre by genre: 60% / 15% / 25% of each genre",
     "kfold": "stratified group k-fold (--fold picks the test fold)",
     "fault-filtered": "GTZAN fault-filtered split (443/197/290; Sturm / Kereliuk et al.)",
     "artist-3fold": "GTZAN 3-fold artist-filtered split (--fold 0..2)",
@@ -115,6 +116,47 @@ def random_split(
     return Split(f"random-{seed}", train, valid, test)
 
 
+def balanced_group_split(dataset: Dataset, *, test_size: float = 0.25, valid_size: float = 0.15,
+                         seed: int = 0) -> Split:
+    """Whole groups dealt to the sides genre by genre, so each genre gets its share everywhere.
+
+    Where a few artists hold most of a genre's tracks (as in GTZAN), a stratified group k-fold
+    can leave a genre with no validation or test track at all. Here, within each genre (a group
+    belongs to the genre most of its rows have), groups are shuffled with ``seed``, then dealt
+    largest first, each to the side furthest below its target share of that genre's rows.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    test_size, valid_size : float
+        Target shares of every genre's rows.
+    seed : int
+    """
+    if not 0 < test_size < 1 or not 0 <= valid_size < 1 - test_size:
+        raise ParameterError(f"need 0 < test_size < 1 and 0 <= valid_size < 1 - test_size, got "
+                             f"{test_size!r}, {valid_size!r}")
+    labels, groups = dataset.labels, dataset.manifest["group"].to_numpy()
+    frame = pd.DataFrame({"label": labels, "group": groups})
+    genre_of = frame.groupby("group")["label"].agg(lambda s: s.value_counts().idxmax())
+    size_of = frame.groupby("group").size()
+    targets = {"train": 1 - test_size - valid_size, "valid": valid_size, "test": test_size}
+    side_of: dict[str, str] = {}
+    rng = np.random.default_rng(seed)
+    for genre in np.unique(genre_of.to_numpy()):
+        members = genre_of.index[genre_of.to_numpy() == genre].to_numpy()
+        members = members[rng.permutation(len(members))]
+        members = sorted(members, key=lambda g: -size_of[g])  # stable: ties keep the shuffle
+        total = size_of[members].sum()
+        dealt = dict.fromkeys(targets, 0)
+        for group in members:
+            side = max(targets, key=lambda k: targets[k] * total - dealt[k])
+            side_of[group] = side
+            dealt[side] += size_of[group]
+    side = np.array([side_of[g] for g in groups])
+    return Split(f"balanced-{seed}", _idx(side == "train"), _idx(side == "valid"),
+                 _idx(side == "test"))
+
+
 def group_kfold(
     dataset: Dataset, *, n_splits: int = 5, valid_size: float = 0.1, seed: int = 0
 ) -> list[Split]:
@@ -185,6 +227,8 @@ def make_split(dataset: Dataset, strategy: str, *, seed: int = 0, fold: int = 0,
     """The split named ``strategy`` (see :data:`SPLIT_STRATEGIES`), checked for leaks."""
     if strategy == "random":
         split = random_split(dataset, seed=seed)
+    elif strategy == "balanced":
+        split = balanced_group_split(dataset, seed=seed)
     elif strategy in ("kfold", "artist-3fold"):
         folds = (group_kfold(dataset, n_splits=n_splits, seed=seed) if strategy == "kfold"
                  else gtzan_artist_3fold(dataset, seed=seed))

@@ -9,6 +9,7 @@ import numpy as np
 
 from core.cache import FeatureCache
 from core.datasets import Dataset
+from core.ensemble import Ensemble
 from core.errors import ModelError, ParameterError
 from core.evaluation import evaluate_segments
 from core.models import FAMILIES, GenreModel, YamnetEmbedding
@@ -85,3 +86,103 @@ def evaluate_model(model: GenreModel, dataset: Dataset, rows: np.ndarray | None 
     metrics = evaluate_segments(proba, labels, features.track, genres)
     metrics["skipped_tracks"] = len(features.errors)
     return metrics
+
+
+def predict_tracks(model: GenreModel, dataset: Dataset, rows: np.ndarray, *,
+                   cache: FeatureCache | None = None) -> list[dict[str, Any]]:
+    """``model``'s track table (:func:`~core.models.base.test_track_table`) on manifest ``rows``.
+
+    Raises
+    ------
+    ModelError
+        The dataset has genres the model does not know.
+    """
+    from core.evaluation import aggregate_tracks
+    from core.models.base import test_track_table
+
+    if list(dataset.genres) != list(model.genres_ or []):
+        raise ModelError(f"{model.display_name} answers {model.genres_}, the dataset has "
+                         f"{dataset.genres}")
+    subset = dataset.subset(rows)
+    features = model.featurize_dataset(subset, cache=cache, n_jobs=1, progress=False)
+    tracks, proba = aggregate_tracks(model.predict_rows(features.X), features.track)
+    return test_track_table(subset, tracks, proba)
+
+
+def _common_tracks(tables: dict[str, list[dict[str, Any]]]) -> tuple[list[str], dict[str, np.ndarray],
+                                                                       list[str]]:
+    """Paths every table has, each model's probabilities on them, and their true genres."""
+    by_path = {name: {row["path"] or row["track_id"]: row for row in table}
+               for name, table in tables.items()}
+    common = sorted(set.intersection(*(set(rows) for rows in by_path.values())))
+    probas = {name: np.array([rows[p]["proba"] for p in common]) for name, rows in by_path.items()}
+    first = next(iter(by_path.values()))
+    return common, probas, [first[p]["true"] for p in common]
+
+
+def fit_model_set_ensemble(models: dict[str, GenreModel], *,
+                           fitted_on: dict[str, Any] | None = None) -> Ensemble:
+    """The ensemble of a model set, from its models' validation and test track tables.
+
+    Each model's ``metrics_["validation_tracks"]`` (predictions on validation tracks by a network
+    that never trained on them) fit the weights, temperatures and threshold
+    (:func:`core.ensemble.fit_ensemble`); its ``metrics_["test_tracks"]`` evaluate the result on
+    the test tracks every model was tested on, beside each model on exactly those tracks.
+
+    Raises
+    ------
+    ModelError
+        Fewer than two models with validation predictions, different genres, or too few common
+        validation tracks.
+    """
+    usable = {n: m for n, m in models.items() if m.metrics_.get("validation_tracks")}
+    if len(usable) < 2:
+        raise ModelError("an ensemble needs at least two models with validation predictions")
+    genres = list(next(iter(usable.values())).genres_ or [])
+    if any(list(m.genres_ or []) != genres for m in usable.values()):
+        raise ModelError("the models answer different genres; an ensemble needs the same ones")
+    return ensemble_from_tables({n: m.metrics_["validation_tracks"] for n, m in usable.items()},
+                                {n: m.metrics_.get("test_tracks") or [] for n, m in usable.items()},
+                                genres, fitted_on=fitted_on)
+
+
+def ensemble_from_tables(validation: dict[str, list[dict[str, Any]]],
+                         test: dict[str, list[dict[str, Any]]], genres: list[str], *,
+                         fitted_on: dict[str, Any] | None = None) -> Ensemble:
+    """Fit an ensemble on models' validation track tables; evaluate it on their test tables.
+
+    Parameters
+    ----------
+    validation, test : dict of str to list of dict
+        Per model, :func:`~core.models.base.test_track_table` rows (with ``proba``): tracks the
+        model never trained on. Only tracks every model has are used.
+    genres : list of str
+        The genres of every model, in their output order.
+    """
+    from core.ensemble import fit_ensemble
+    from core.evaluation import classification_metrics
+
+    _, probas, truth = _common_tracks(validation)
+    labels = np.array([genres.index(g) for g in truth])
+    ensemble = fit_ensemble(probas, labels, genres, fitted_on=fitted_on)
+    if not all(test.get(n) for n in validation):
+        return ensemble
+    paths, test_probas, truth = _common_tracks({n: test[n] for n in validation})
+    if not paths:
+        return ensemble
+    y = np.array([genres.index(g) for g in truth])
+    combined, _ = ensemble.combine(test_probas)
+    members = {n: classification_metrics(y, p, genres) for n, p in test_probas.items()}
+    confident = combined.max(axis=1) >= ensemble.threshold
+    ensemble.metrics = {
+        "track": classification_metrics(y, combined, genres),
+        "members": members,
+        "members_calibrated_ece": {
+            n: classification_metrics(y, ensemble.calibrate(n, p), genres)["ece"]
+            for n, p in test_probas.items()},
+        "best_member": max(members, key=lambda n: members[n]["accuracy"]),
+        "uncertain_share": float(1 - confident.mean()),
+        "accuracy_when_confident": float((combined.argmax(axis=1) == y)[confident].mean())
+        if confident.any() else None,
+    }
+    return ensemble

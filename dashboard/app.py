@@ -37,7 +37,10 @@ with st.sidebar:
                  help="The bundled defaults, or a set you trained on the Train page.")
     st.session_state.setdefault("yamnet_handle", os.environ.get("GENRELAB_YAMNET_HANDLE", ""))
     st.text_input("YAMNet handle", key="yamnet_handle",
-                  placeholder="TF Hub YAMNet v1 (default)",
-                  help="A TF Hub URL, a local SavedModel folder or a YAMNet .tflite file.")
+                  placeholder="bundled:yamnet-int8 (default, offline)",
+                  help="Leave empty for the YAMNet shipped with GenreLab (what the bundled "
+                       "YAMNet head was trained on), or give a TF Hub URL (e.g. "
+                       "https://tfhub.dev/google/yamnet/1), a local SavedModel folder or a "
+                       "YAMNet .tflite file. A head trained on another YAMNet refuses it.")
 
 st.navigation(PAGES).run()

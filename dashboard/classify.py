@@ -10,6 +10,7 @@ import pandas as pd
 
 from core.audio import check_extension, load_audio
 from core.config import FEATURE_SR, HOP_LENGTH
+from core.ensemble import Ensemble
 from core.features import logmel
 from core.models.base import GenreModel
 from core.predict import Prediction, predict_waveform
@@ -37,7 +38,8 @@ def upload_key(name: str, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16] + ":" + name
 
 
-def analyse(models: dict[str, GenreModel], name: str, data: bytes) -> Analysis:
+def analyse(models: dict[str, GenreModel], name: str, data: bytes, *,
+            ensemble: Ensemble | None = None) -> Analysis:
     """Decode an upload in memory (never written to disk) and run every model on it.
 
     Raises
@@ -47,7 +49,7 @@ def analyse(models: dict[str, GenreModel], name: str, data: bytes) -> Analysis:
     """
     check_extension(name)
     y = load_audio(data, sr=FEATURE_SR, name=name)
-    prediction = predict_waveform(models, y, FEATURE_SR)
+    prediction = predict_waveform(models, y, FEATURE_SR, ensemble=ensemble)
     S = logmel(y, sr=FEATURE_SR, n_mels=96)
     pool = max(1, int(np.ceil(S.shape[1] / MAX_SPECTROGRAM_FRAMES)))
     if pool > 1:
@@ -68,6 +70,9 @@ def results_table(analyses: list[Analysis]) -> pd.DataFrame:
         for name in a.prediction.errors:
             row[f"{name} genre"] = "unavailable"
         row["ensemble"] = a.prediction.ensemble_genre
+        row["answer"] = a.prediction.verdict
+        row["confidence"] = (None if a.prediction.confidence is None
+                             else round(a.prediction.confidence, 3))
         row["models agree"] = a.prediction.agree
         rows.append(row)
     return pd.DataFrame(rows)

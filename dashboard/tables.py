@@ -33,7 +33,9 @@ def metrics_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.
             "split": info.get("split", {}).get("name", ""),
             "test tracks": m.get("n"),
             "accuracy": m.get("accuracy"),
+            "95% CI": _interval(m.get("accuracy_ci")),
             "macro-F1": m.get("macro_f1"),
+            "ECE": m.get("ece"),
             "ROC-AUC": m.get("roc_auc_ovr"),
             "size (MB)": round(folder_size_mb(entry["folder"]), 2),
             "parameters": info.get("parameters", 0),
@@ -41,6 +43,30 @@ def metrics_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.
             "inference (ms/clip)": round(metrics.get("inference_ms_per_track", float("nan")), 1),
         })
     return pd.DataFrame(rows)
+
+
+def _interval(ci: list[float] | None) -> str:
+    return "" if not ci else f"{ci[0]:.2f}-{ci[1]:.2f}"
+
+
+def ensemble_row(folder: Path) -> dict[str, Any] | None:
+    """The model set's fitted ensemble as a :func:`metrics_table` row (None without one)."""
+    from core.ensemble import Ensemble
+    from core.errors import ModelError
+
+    try:
+        ensemble = Ensemble.load(folder)
+    except ModelError:
+        return None
+    if ensemble is None or "track" not in ensemble.metrics:
+        return None
+    m = ensemble.metrics["track"]
+    weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.models, ensemble.weights,
+                                                       strict=True))
+    return {"model": "ensemble", "family": f"Ensemble (stacked: {weights})", "zero-shot": False,
+            "split": ensemble.fitted_on.get("split", ""), "test tracks": m["n"],
+            "accuracy": m["accuracy"], "95% CI": _interval(m.get("accuracy_ci")),
+            "macro-F1": m["macro_f1"], "ECE": m.get("ece"), "ROC-AUC": m.get("roc_auc_ovr")}
 
 
 def per_genre_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.DataFrame:

@@ -14,6 +14,9 @@ model_set = model_sets()[st.session_state.get("model_set", next(iter(model_sets(
 loaded = models_for(model_set, st.session_state.get("yamnet_handle") or None)
 for name, message in loaded.errors.items():
     st.warning(f"Model **{name}** is unavailable: {message}")
+for name, model in loaded.models.items():
+    for message in model.warnings_:
+        st.warning(f"Model **{name}**: {message}")
 if not loaded.models:
     st.error("No model could be loaded. Train one on the Train page or pick another model set.")
     st.stop()
@@ -46,7 +49,7 @@ for i, (name, data) in enumerate(items):
     if key not in results:
         try:
             with st.spinner(f"Classifying {name}..."):
-                results[key] = analyse(loaded.models, name, data)
+                results[key] = analyse(loaded.models, name, data, ensemble=loaded.ensemble)
         except GenreLabError as exc:
             st.error(f"{name}: {exc}")
             continue
@@ -80,12 +83,19 @@ with guard("Showing the predictions"):
             best, prob = top_k(p.genres, p.proba, 1)[0]
             st.metric(model_label(name), best)
             st.caption(" · ".join(f"{g} {v:.0%}" for g, v in top_k(p.genres, p.proba, 3)))
+            if p.extras.get("heard"):
+                st.caption("Heard: " + ", ".join(f"{tag} {score:.2f}"
+                                                 for tag, score in p.extras["heard"][:4]))
             n = len(p.segment_proba)
             st.caption(f"{n} segment{'s' if n != 1 else ''} in {p.seconds:.2f} s")
     if prediction.ensemble is not None:
         with columns[-1]:
             st.metric("Ensemble", prediction.ensemble_genre)
-            st.caption(f"combined probability {prediction.ensemble.max():.0%} (geometric mean)")
+            rule = ("weights and temperatures learnt on validation tracks"
+                    if prediction.ensemble_method == "stacked" else "geometric mean")
+            st.caption(f"calibrated confidence {prediction.confidence:.0%} ({rule})")
+            if prediction.uncertain:
+                st.warning(prediction.verdict.capitalize())
             if prediction.agree:
                 st.success("All models agree")
             else:

@@ -77,7 +77,7 @@ level = st.radio("Level", ["track", "segment"], horizontal=True, key="compare_le
 st.subheader("Summary")
 st.dataframe(metrics_table(saved, level), hide_index=True, width="stretch",
              column_config={c: st.column_config.NumberColumn(format="%.3f")
-                            for c in ("accuracy", "macro-F1", "ROC-AUC")})
+                            for c in ("accuracy", "macro-F1", "ECE", "ROC-AUC")})
 
 with guard("Drawing per-genre accuracy"):
     st.plotly_chart(figures.per_genre_accuracy(per_genre_table(saved, level)), theme="streamlit")

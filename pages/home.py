@@ -1,10 +1,11 @@
 """Home: what GenreLab is, which models are loaded (with their card metrics), where to start."""
 
+import pandas as pd
 import streamlit as st
 
 from core.registry import list_models
 from dashboard.resources import model_sets
-from dashboard.tables import load_saved, metrics_table
+from dashboard.tables import ensemble_row, load_saved, metrics_table
 from dashboard.ui import guard
 
 st.title("GenreLab")
@@ -13,9 +14,13 @@ st.markdown(
     "hear it, evaluate them honestly, and train on your own collection.\n\n"
     "- **MFCC-MLP**: a dense network on the 57 GTZAN summary features (chroma, RMS, spectral "
     "shape, zero crossings, harmonic/percussive energy, tempo, 20 MFCCs)\n"
-    "- **mel-CNN**: a convolutional network on log-mel spectrograms of 3-second segments\n"
-    "- **YAMNet**: Google's pretrained audio model; its AudioSet genre classes answer zero-shot, "
-    "or a softmax head learns your genres from its embeddings"
+    "- **mel-CNN**: musicnn, a convolutional network pretrained on the Million Song Dataset's "
+    "tags, reads mel spectrograms of 3-second segments; a linear head learns your genres from "
+    "it (its tags also answer zero-shot; a CNN trained from scratch is the baseline)\n"
+    "- **YAMNet**: Google's pretrained audio model (shipped, works offline); a softmax head "
+    "learns your genres from its embeddings, or its AudioSet genre classes answer zero-shot\n"
+    "- **Ensemble**: the three combined with weights and temperatures learnt on validation "
+    "songs; when it is unsure it says so"
 )
 
 name = st.session_state.get("model_set", next(iter(model_sets())))
@@ -25,12 +30,18 @@ with guard("Reading the model cards"):
     saved = {p.name: load_saved(p) for p in list_models(folder)}
     if saved:
         table = metrics_table(saved)
+        row = ensemble_row(folder)
+        if row is not None:
+            table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         st.dataframe(
-            table[["model", "family", "zero-shot", "split", "test tracks", "accuracy", "macro-F1"]],
+            table[["model", "family", "zero-shot", "split", "test tracks", "accuracy", "95% CI",
+                   "macro-F1", "ECE"]],
             hide_index=True, width="stretch",
-            column_config={"accuracy": st.column_config.NumberColumn(format="%.3f"),
-                           "macro-F1": st.column_config.NumberColumn(format="%.3f")})
-        st.caption("Held-out test tracks only, split by track and artist. Honest GTZAN accuracy "
+            column_config={c: st.column_config.NumberColumn(format="%.3f")
+                           for c in ("accuracy", "macro-F1", "ECE")})
+        st.caption("Held-out test tracks only, split by track and artist; 95% bootstrap "
+                   "intervals over the test tracks; ECE: expected calibration error (0 = a "
+                   "model's confidence matches how often it is right). Honest GTZAN accuracy "
                    "tops out near 80% in the literature; above 90% usually means leakage.")
         for model, entry in saved.items():
             card = entry["folder"] / "MODEL_CARD.md"

@@ -18,7 +18,6 @@ import pytest
 
 from core.synth import genre_like, write
 from tests.conftest import ROOT
-from tests.yamnet_standin import build_standin
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -33,8 +32,8 @@ def _free_port() -> int:
 @pytest.fixture
 def server(tmp_path):
     port = _free_port()
-    env = {**os.environ, "GENRELAB_YAMNET_HANDLE": str(build_standin(tmp_path / "standin")),
-           "GENRELAB_RUNS_DIR": str(tmp_path / "runs")}
+    env = {k: v for k, v in os.environ.items() if k != "GENRELAB_YAMNET_HANDLE"}
+    env["GENRELAB_RUNS_DIR"] = str(tmp_path / "runs")  # the bundled YAMNet: no network needed
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],

@@ -11,19 +11,13 @@ from streamlit.testing.v1 import AppTest
 
 from core.synth import genre_like, make_demo_dataset
 from tests.conftest import ROOT
-from tests.yamnet_standin import build_standin
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory) -> str:
-    return str(build_standin(tmp_path_factory.mktemp("yamnet") / "standin"))
-
-
 @pytest.fixture
-def app(monkeypatch, tmp_path, standin):
-    monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)
+def app(monkeypatch, tmp_path):
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)  # the bundled YAMNet
     monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
@@ -186,12 +180,12 @@ def test_bad_corpus_uploads_get_messages_and_the_page_keeps_working(app, tmp_pat
     assert {"MFCC-MLP", "mel-CNN", "YAMNet"} <= {m.label for m in app.metric}
 
 
-def test_a_corrupt_model_is_reported_and_the_others_work(monkeypatch, standin, tmp_path):
+def test_a_corrupt_model_is_reported_and_the_others_work(monkeypatch, tmp_path):
     import shutil
 
     from core.predict import BUNDLED_MODELS
 
-    monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)  # the bundled YAMNet
     monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
     run = tmp_path / "runs" / "broken-run"
     shutil.copytree(BUNDLED_MODELS / "mlp", run / "mlp")
@@ -209,10 +203,10 @@ def test_a_corrupt_model_is_reported_and_the_others_work(monkeypatch, standin, t
     assert "MFCC-MLP" in {m.label for m in app.metric}
 
 
-def test_two_sessions_classifying_at_once_keep_their_own_results(monkeypatch, standin, tmp_path):
+def test_two_sessions_classifying_at_once_keep_their_own_results(monkeypatch, tmp_path):
     import threading
 
-    monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)  # the bundled YAMNet
     monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
     sessions = {name: AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=180)
                 for name in ("alice.wav", "bob.wav")}

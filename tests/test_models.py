@@ -42,15 +42,18 @@ def _family(name, standin):
     if name == "mlp":
         return MfccMlp(epochs=60, patience=60)
     if name == "cnn":
-        return MelCnn(epochs=4, patience=4, augment=True)
+        return MelCnn(epochs=40, patience=40)  # pretrained musicnn + linear head
+    if name == "cnn_scratch":
+        return MelCnn(encoder=None, epochs=4, patience=4, augment=True)
     return YamnetEmbedding(handle=standin, epochs=80, patience=80)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["mlp", "cnn", "yamnet"])
+@pytest.mark.parametrize("family", ["mlp", "cnn", "cnn_scratch", "yamnet"])
 def test_every_family_honours_the_contract(family, dataset, standin, tmp_path):
     data, split = dataset
     model = _family(family, standin).fit(data, split)
+    family = family.removesuffix("_scratch")
     assert model.genres_ == GENRES
     for level in ("segment", "track"):
         metrics = model.metrics_[level]
@@ -107,10 +110,11 @@ def test_cnn_answers_the_same_for_a_quieter_recording(dataset, tmp_path):
     data, split = dataset
     y = genre_like(2, 7.0, seed=5)
     quiet = y * 10 ** (-14 / 20)  # the same music, 14 dB quieter
-    model = MelCnn(epochs=3, patience=3, members=1).fit(data, split)
+    model = MelCnn(encoder=None, epochs=3, patience=3, members=1).fit(data, split)
     np.testing.assert_allclose(model.predict_proba(quiet, 22050), model.predict_proba(y, 22050),
                                atol=1e-4)
-    absolute = MelCnn(epochs=3, patience=3, members=1, peak_normalize=False).fit(data, split)
+    absolute = MelCnn(encoder=None, epochs=3, patience=3, members=1,
+                      peak_normalize=False).fit(data, split)
     assert np.abs(absolute.predict_proba(quiet, 22050)
                   - absolute.predict_proba(y, 22050)).max() > 1e-3
 
@@ -243,15 +247,15 @@ def test_evaluate_refuses_other_genres(tmp_path, dataset):
         evaluate_model(model, data)
 
 
-def test_ensemble_is_the_geometric_mean_over_shared_genres():
+def test_ensemble_without_a_fitted_one_is_the_geometric_mean_over_shared_genres():
     from core.models.base import SegmentPrediction
     from core.predict import combine_probabilities
 
     a = SegmentPrediction(["x", "y"], np.array([0.8, 0.2]), np.zeros((1, 2)), np.zeros((1, 2)), 0)
     b = SegmentPrediction(["y", "x", "z"], np.array([0.5, 0.3, 0.2]), np.zeros((1, 3)),
                           np.zeros((1, 2)), 0)
-    genres, proba = ensemble_probabilities([a, b])
-    assert genres == ["x", "y"]
+    genres, proba, method = ensemble_probabilities({"a": a, "b": b})
+    assert genres == ["x", "y"] and method == "geometric-mean"
     expected = np.sqrt([0.8 * 0.3, 0.2 * 0.5])
     np.testing.assert_allclose(proba, expected / expected.sum())
     # one confident model cannot outvote two that find its genre unlikely, as in a plain mean
@@ -263,17 +267,47 @@ def test_ensemble_is_the_geometric_mean_over_shared_genres():
     np.testing.assert_allclose(batch.sum(axis=-1), 1.0)
 
 
-def test_bundled_models_predict_a_synthetic_clip(tmp_path, standin, monkeypatch):
-    monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)
+def test_bundled_models_work_offline_with_their_stacked_ensemble(tmp_path, monkeypatch):
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)
     loaded = load_models()
-    assert {"mlp", "cnn", "yamnet"} <= set(loaded.models), loaded.errors
+    assert set(loaded.models) == {"mlp", "cnn", "yamnet"}, loaded.errors
+    assert not loaded.errors and loaded.ensemble is not None
+    assert not loaded.models["cnn"].is_zero_shot and not loaded.models["yamnet"].is_zero_shot
+    assert loaded.models["yamnet"].handle == "bundled:yamnet-int8"
     path = write(tmp_path / "clip.wav", genre_like(3, 35.0), 22050)
-    prediction = predict_audio(loaded.models, path)
+    prediction = predict_audio(loaded.models, path, ensemble=loaded.ensemble)
     assert set(prediction.models) == {"mlp", "cnn", "yamnet"}, prediction.errors
-    assert prediction.ensemble_genre in prediction.genres
-    assert len(prediction.genres) == 10
+    assert prediction.ensemble_method == "stacked" and prediction.threshold > 0
+    assert prediction.ensemble_genre in prediction.genres and len(prediction.genres) == 10
     doc = prediction.to_dict("clip.wav")
     assert set(doc["models"]["mlp"]["probabilities"]) == set(prediction.genres)
+    assert set(doc["models"]["yamnet"]["zero_shot"]["probabilities"]) == set(prediction.genres)
+    assert doc["models"]["cnn"]["heard"] and doc["models"]["yamnet"]["heard"]
+    assert doc["ensemble"]["verdict"] == prediction.verdict
+    # The stacked pool is not the geometric mean: the weights were learnt.
+    _, plain, _ = ensemble_probabilities(prediction.models)
+    assert not np.allclose(plain, prediction.ensemble)
+
+
+def test_music_outside_the_trained_genres_is_called_uncertain(monkeypatch):
+    from core.synth import techno_like
+
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)
+    loaded = load_models()
+    prediction = predict_waveform(loaded.models, techno_like(20.0), 22050, ensemble=loaded.ensemble)
+    assert prediction.outside_genre is not None
+    assert prediction.outside_genre[0] in ("Electronic music", "Techno", "House music",
+                                           "Electronic dance music", "Electronica")
+    assert prediction.uncertain and prediction.verdict.startswith("uncertain: closest to ")
+    assert "not one of the trained genres" in prediction.verdict
+
+
+def test_a_head_refuses_another_encoders_embeddings(standin, monkeypatch):
+    monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)  # not the YAMNet the head was trained on
+    loaded = load_models()
+    assert "yamnet" not in loaded.models
+    assert "different encoder" in loaded.errors["yamnet"]
+    assert "bundled:yamnet-int8" in loaded.errors["yamnet"]
 
 
 def test_yamnet_frames_are_grouped_by_segment():
@@ -334,3 +368,37 @@ def test_seed_ensemble_averages_its_members_and_saves_as_one_network(dataset, tm
     np.testing.assert_allclose(loaded.predict_proba(y, 22050), model.predict_proba(y, 22050),
                                rtol=1e-5, atol=1e-6)
 
+
+
+@pytest.mark.slow
+def test_pretrained_cnn_is_level_free_and_refuses_another_encoder(dataset, tmp_path):
+    data, split = dataset
+    model = MelCnn(epochs=20, patience=20, members=1).fit(data, split)
+    assert model.model_.input_shape[1:] == (250,)  # penultimate (200) + MSD tags (50)
+    y = genre_like(2, 7.0, seed=5)
+    np.testing.assert_allclose(model.predict_proba(y * 10 ** (-14 / 20), 22050),
+                               model.predict_proba(y, 22050), atol=1e-4)
+    model.save(tmp_path / "cnn")
+    meta_path = tmp_path / "cnn" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["config"]["encoder_identity"] == {"name": "musicnn-msd",
+                                                  "sha256": model.backend.sha256}
+    assert type(load_model(tmp_path / "cnn")) is MelCnn
+    meta["config"]["encoder_identity"]["sha256"] = "0" * 64
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="trained on musicnn-msd"):
+        load_model(tmp_path / "cnn")
+
+
+def test_pretrained_cnn_answers_zero_shot_from_its_tags(tmp_path):
+    model = MelCnn.zero_shot(["jazz", "reggae", "rock"])
+    assert model.tag_map_["reggae"] == [] and model.tag_map_["rock"]
+    pred = model.predict_segments(genre_like(1, 7.0, seed=2), 22050)
+    np.testing.assert_allclose(pred.proba.sum(), 1.0)
+    assert pred.proba[1] < 1e-6  # a genre musicnn has no tag for is never the zero-shot answer
+    assert len(pred.extras["heard"]) == 5 and pred.extras["heard"][0][1] > 0
+    model.save(tmp_path / "zero")
+    loaded = load_model(tmp_path / "zero")
+    assert loaded.is_zero_shot
+    np.testing.assert_allclose(loaded.predict_proba(genre_like(1, 7.0, seed=2), 22050), pred.proba,
+                               rtol=1e-5)

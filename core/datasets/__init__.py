@@ -8,7 +8,7 @@ from core.datasets.fma import load_fma
 from core.datasets.folders import load_folders
 from core.datasets.gtzan import load_gtzan
 from core.datasets.kaggle import load_feature_table, track_id_of
-from core.datasets.manifest import MANIFEST_COLUMNS, Dataset
+from core.datasets.manifest import MANIFEST_COLUMNS, Dataset, concat_datasets
 from core.errors import ParameterError
 
 LAYOUTS: dict[str, str] = {
@@ -32,6 +32,7 @@ __all__ = [
     "LAYOUTS",
     "MANIFEST_COLUMNS",
     "Dataset",
+    "concat_datasets",
     "load_dataset",
     "load_feature_table",
     "load_fma",

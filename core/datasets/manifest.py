@@ -99,3 +99,25 @@ def validate_dataset(dataset: Dataset, *, source: str) -> Dataset:
     if (per_track > 1).any():
         raise DatasetError(f"{source}: track {per_track.idxmax()!r} belongs to several groups")
     return dataset
+
+
+def concat_datasets(datasets: list[Dataset], *, name: str) -> Dataset:
+    """One dataset of several audio collections of the same layout (e.g. GTZAN excerpts + clips).
+
+    Files of the same ``track_id`` (an excerpt and the full clip of one GTZAN track) keep one
+    group, so every split keeps them on one side.
+
+    Raises
+    ------
+    DatasetError
+        Fewer than one dataset, different layouts, or feature tables (audio collections only).
+    """
+    if not datasets:
+        raise DatasetError("nothing to combine")
+    if len({d.layout for d in datasets}) > 1 or any(d.features is not None for d in datasets):
+        raise DatasetError("only audio datasets of one layout can be combined")
+    manifest = pd.concat([d.manifest for d in datasets], ignore_index=True)
+    genres = sorted(set().union(*(d.genres for d in datasets)))
+    combined = Dataset(name=name, layout=datasets[0].layout, manifest=manifest, genres=genres,
+                       warnings=[w for d in datasets for w in d.warnings])
+    return validate_dataset(combined, source=name)

@@ -15,7 +15,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -63,6 +63,9 @@ class SegmentPrediction:
         Start and end of each segment in seconds.
     seconds : float
         Wall time of featurising and predicting.
+    extras : dict
+        What else the model can say about the waveform (:meth:`GenreModel.describe`): e.g. a
+        pretrained encoder's zero-shot probabilities and the tags it heard.
     """
 
     genres: list[str]
@@ -70,6 +73,7 @@ class SegmentPrediction:
     segment_proba: np.ndarray
     segment_times: np.ndarray
     seconds: float
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def genre(self) -> str:
@@ -136,6 +140,8 @@ class GenreModel(ABC):
         self.history_: dict[str, list[float]] = {}
         self.metrics_: dict[str, Any] = {}
         self.info_: dict[str, Any] = {}
+        #: What a user should know about this model as loaded (e.g. an unverifiable encoder).
+        self.warnings_: list[str] = []
 
     # ----------------------------------------------------------------- family hooks
     @abstractmethod
@@ -209,6 +215,10 @@ class GenreModel(ABC):
                     for candidate in self.candidates()]
             model, history, chosen = min(runs, key=lambda r: min(r[1]["val_loss"]))
             best_epochs = int(np.argmin(history["val_loss"])) + 1
+            # Validation tracks' predictions by a network that never trained on them (before any
+            # refit): what a model set's ensemble is calibrated and stacked on.
+            self.model_ = model
+            validation = self._track_predictions(dataset, rows, valid)
             if self.refit:
                 model = self._train_members(X, labels, train | valid, n_classes, chosen, report,
                                             epochs=best_epochs)
@@ -217,6 +227,7 @@ class GenreModel(ABC):
                                             valid=valid, first=model)
         else:
             chosen = {}
+            validation = []
             model, history, _ = self._train(X, labels, train, n_classes, chosen, report)
             best_epochs = len(history["loss"])
             if self.members > 1:
@@ -226,6 +237,8 @@ class GenreModel(ABC):
         self.chosen_ = chosen
         self.model_ = model
         self.genres_ = list(dataset.genres)
+        if valid.any() and not self.refit and self.members > 1:
+            validation = self._track_predictions(dataset, rows, valid)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.metrics_ = {}
         if sides["test"].any():
@@ -237,6 +250,8 @@ class GenreModel(ABC):
             tracks, track_proba = aggregate_tracks(proba, rows.track[sides["test"]])
             self.metrics_["inference_ms_per_track"] = 1000 * infer_s / max(len(tracks), 1)
             self.metrics_["test_tracks"] = test_track_table(dataset, tracks, track_proba)
+        if validation:
+            self.metrics_["validation_tracks"] = validation
         self.info_ = {
             "dataset": {"name": dataset.name, "layout": dataset.layout},
             "split": {"name": split.name, **{f"{k}_tracks": len(np.unique(rows.track[v]))
@@ -253,6 +268,13 @@ class GenreModel(ABC):
         }
         report(1.0, f"{self.display_name}: done")
         return self
+
+    def _track_predictions(self, dataset: Dataset, rows: Rows, mask: np.ndarray
+                           ) -> list[dict[str, Any]]:
+        """:func:`test_track_table` of the rows in ``mask``, by the current :attr:`model_`."""
+        self.genres_ = list(dataset.genres)
+        tracks, track_proba = aggregate_tracks(self.predict_rows(rows.X[mask]), rows.track[mask])
+        return test_track_table(dataset, tracks, track_proba)
 
     def candidates(self) -> list[dict[str, Any]]:
         """Hyperparameter settings to choose between on validation tracks (default: one)."""
@@ -336,8 +358,13 @@ class GenreModel(ABC):
         start = time.perf_counter()
         X, times = self.featurize_waveform(y, sr)
         proba = self.predict_rows(X)
+        extras = self.describe(X)
         return SegmentPrediction(list(self.genres_ or []), proba.mean(axis=0), proba, times,
-                                 time.perf_counter() - start)
+                                 time.perf_counter() - start, extras)
+
+    def describe(self, X: np.ndarray) -> dict[str, Any]:
+        """Extra evidence about one waveform's rows, beside the probabilities (default: none)."""
+        return {}
 
     def predict_proba(self, y: np.ndarray, sr: int) -> np.ndarray:
         """Track-level probabilities of one waveform (mean of its segments'), shape (n_genres,)."""
@@ -405,12 +432,12 @@ def _augmented_batches(X: np.ndarray, y: np.ndarray, batch_size: int, model: Gen
 
 def test_track_table(dataset: Dataset, tracks: np.ndarray, track_proba: np.ndarray
                      ) -> list[dict[str, Any]]:
-    """Per test track: id, audio path, true and predicted genre, confidence (for inspection)."""
+    """Per track: id, audio path, true and predicted genre, confidence and probabilities."""
     m = dataset.manifest
     return [
         {"track_id": str(m["track_id"].iloc[t]), "path": str(m["path"].iloc[t]),
          "true": str(m["label"].iloc[t]), "predicted": dataset.genres[int(np.argmax(p))],
-         "confidence": round(float(np.max(p)), 4)}
+         "confidence": round(float(np.max(p)), 4), "proba": [round(float(v), 6) for v in p]}
         for t, p in zip(tracks, track_proba, strict=True)
     ]
 
@@ -433,3 +460,25 @@ def featurize_audio_dataset(dataset: Dataset, params: Any, *, cache: FeatureCach
     result = extract_many(dataset.manifest["path"].tolist(), params, cache=cache, n_jobs=n_jobs,
                           progress=progress, description=f"{params.kind} features")
     return stack_rows(result.features, result.errors, dataset.name)
+
+
+def featurize_encoded_dataset(dataset: Dataset, *, sr: int, key: str,
+                              compute: Callable[[np.ndarray], np.ndarray],
+                              cache: FeatureCache | None, progress: bool, description: str) -> Rows:
+    """Rows of a pretrained encoder (``compute`` of each file decoded at ``sr``), cached per file."""
+    from tqdm.auto import tqdm
+
+    from core.errors import GenreLabError
+    from core.extract import cached_features
+
+    features: list[np.ndarray | None] = []
+    errors: dict[int, str] = {}
+    paths = dataset.manifest["path"].tolist()
+    for row, path in enumerate(tqdm(paths, desc=description, disable=not progress)):
+        try:
+            X, _, _ = cached_features(path, sr=sr, key=key, cache=cache, compute=compute)
+        except GenreLabError as exc:
+            errors[row] = str(exc)
+            X = None
+        features.append(X)
+    return stack_rows(features, errors, dataset.name)

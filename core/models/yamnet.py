@@ -1,9 +1,15 @@
 """YAMNet-embedding: Google's pretrained YAMNet turns 16 kHz audio into 1024-d embeddings.
 
-YAMNet is loaded with ``tensorflow_hub.load()`` (never ``hub.KerasLayer``, which breaks under
-Keras 3) from a *handle*: a TF Hub URL (default: YAMNet v1), a local SavedModel folder, or a
-``.tflite`` file that maps one 15600-sample window to ``[scores, embedding]``. The handle comes from
-the argument, else ``GENRELAB_YAMNET_HANDLE``, else the default.
+YAMNet is loaded from a *handle*: ``bundled:yamnet-int8`` (the default: the int8 TFLite YAMNet
+shipped in ``assets/encoders/yamnet-int8/``, so a machine with no network has YAMNet), a TF Hub
+URL (e.g. :data:`TFHUB_HANDLE`, Google's float YAMNet v1) or a local SavedModel folder, both loaded
+with ``tensorflow_hub.load()`` (never ``hub.KerasLayer``, which breaks under Keras 3), or any
+``.tflite`` file that maps one 15600-sample window to ``[scores, embedding]``. The handle comes
+from the argument, else ``GENRELAB_YAMNET_HANDLE``, else the default.
+
+Encoder and head are separate artefacts: a trained head records the encoder it was trained on
+(handle and sha256, :func:`encoder_identity`) and refuses, with an explanation, to run on another
+encoder's embeddings (:func:`check_encoder`). Zero-shot answers work with any YAMNet.
 
 Frames: YAMNet emits one frame per 0.48 s (0.96-s patches). A segment's row holds the frames
 whose centre falls in it (embedding and AudioSet class scores of each); rows are cached per file.
@@ -34,13 +40,18 @@ from core.audio import segment_bounds
 from core.cache import FeatureCache
 from core.config import SEGMENT_SECONDS, YAMNET_SR
 from core.datasets import Dataset
-from core.errors import GenreLabError, ModelError
+from core.errors import ModelError
 from core.evaluation import aggregate_tracks
-from core.extract import cached_features
-from core.models.base import GenreModel, Rows, stack_rows
+from core.models.base import GenreModel, Rows, featurize_encoded_dataset
+from core.models.head import build_linear_head
 from core.resample import to_rate
 
-DEFAULT_HANDLE = "https://tfhub.dev/google/yamnet/1"
+TFHUB_HANDLE = "https://tfhub.dev/google/yamnet/1"
+BUNDLED_HANDLE = "bundled:yamnet-int8"
+DEFAULT_HANDLE = BUNDLED_HANDLE
+#: Where ``bundled:NAME`` handles point: ``assets/encoders/NAME/``.
+ENCODERS_DIR = Path(__file__).resolve().parents[2] / "assets" / "encoders"
+BUNDLED_FILES = {"yamnet-int8": "yamnet-int8-embeddings.tflite"}
 HANDLE_ENV = "GENRELAB_YAMNET_HANDLE"
 EMBEDDING_DIM = 1024
 N_CLASSES = 521
@@ -76,9 +87,88 @@ GENRE_CLASSES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Genre families whose music :meth:`YamnetEmbedding.outside_genre` reports when a model set has
+#: no genre for them (keys of :data:`GENRE_CLASSES`).
+DISTINCT_FAMILIES = ("electronic",)
+
+
 def resolve_handle(handle: str | None = None) -> str:
-    """The YAMNet handle to use: the argument, else ``$GENRELAB_YAMNET_HANDLE``, else TF Hub."""
+    """The YAMNet handle to use: the argument, else ``$GENRELAB_YAMNET_HANDLE``, else the bundled one."""
     return handle or os.environ.get(HANDLE_ENV) or DEFAULT_HANDLE
+
+
+def handle_location(handle: str) -> str:
+    """What a handle loads from: ``bundled:NAME`` becomes its file in ``assets/encoders/``."""
+    if handle.startswith("bundled:"):
+        name = handle.removeprefix("bundled:")
+        if name not in BUNDLED_FILES:
+            raise ModelError(f"unknown bundled YAMNet {handle!r} (known: "
+                             + ", ".join(f"bundled:{n}" for n in BUNDLED_FILES) + ")")
+        return str(ENCODERS_DIR / name / BUNDLED_FILES[name])
+    return handle
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_IDENTITIES: dict[str, dict[str, str | None]] = {}
+
+
+def encoder_identity(handle: str) -> dict[str, str | None]:
+    """``{"handle", "sha256"}`` of a YAMNet: the file's checksum (a SavedModel folder's
+    ``saved_model.pb``), or None for a URL, which cannot be checked without loading it."""
+    if handle not in _IDENTITIES:
+        location = Path(handle_location(handle))
+        target = location / "saved_model.pb" if location.is_dir() else location
+        sha = file_sha256(target) if target.is_file() else None
+        _IDENTITIES[handle] = {"handle": handle, "sha256": sha}
+    return dict(_IDENTITIES[handle])
+
+
+def check_encoder(trained_on: dict[str, Any] | None, handle: str) -> str | None:
+    """Refuse to run a head on another encoder's embeddings.
+
+    Parameters
+    ----------
+    trained_on : dict or None
+        The :func:`encoder_identity` recorded when the head was trained (None: an old model
+        that recorded none).
+    handle : str
+        The handle the head is about to use.
+
+    Returns
+    -------
+    str or None
+        A warning where the match cannot be proven (a URL, or nothing recorded); None when the
+        checksums match.
+
+    Raises
+    ------
+    ModelError
+        Both checksums are known and differ.
+    """
+    now = encoder_identity(handle)
+    if not trained_on:
+        return (f"this head does not record the YAMNet it was trained on; using {handle}: "
+                "retrain it if its answers look wrong")
+    if trained_on.get("sha256") and now["sha256"]:
+        if trained_on["sha256"] != now["sha256"]:
+            raise ModelError(
+                f"this YAMNet head was trained on the embeddings of {trained_on['handle']} "
+                f"(sha256 {trained_on['sha256'][:12]}...), but YAMNet is set to {handle} "
+                f"(sha256 {now['sha256'][:12]}...), a different encoder whose embeddings mean "
+                "other things. Use the YAMNet the head names (clear the YAMNet handle setting), "
+                "or retrain the head on this one")
+        return None
+    if trained_on.get("handle") != handle:
+        return (f"this head was trained on {trained_on.get('handle')}; YAMNet is set to {handle}, "
+                "which cannot be checked to be the same encoder")
+    return None
 
 
 def _normalise(name: str) -> str:
@@ -204,20 +294,23 @@ def load_yamnet(handle: str | None = None) -> YamnetBackend:
         if handle in _BACKENDS:
             return _BACKENDS[handle]
         try:
-            if handle.endswith(".tflite"):
-                if not Path(handle).is_file():
-                    raise FileNotFoundError(f"no such file: {handle}")
-                backend: YamnetBackend = TfliteYamnet(handle)
+            location = handle_location(handle)
+            if location.endswith(".tflite"):
+                if not Path(location).is_file():
+                    raise FileNotFoundError(f"no such file: {location}")
+                backend: YamnetBackend = TfliteYamnet(location)
             else:
-                backend = HubYamnet(handle)
+                backend = HubYamnet(location)
+            backend.handle = handle
         except ModelError:
             raise
         except Exception as exc:  # hub.load raises many types (OSError, ValueError, HTTP errors)
             reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise ModelError(
-                f"could not load YAMNet from {handle!r} ({reason}). Point --yamnet-handle or "
-                f"the {HANDLE_ENV} environment variable at a reachable TF Hub URL, a local "
-                "SavedModel folder or a YAMNet .tflite file. The other models keep working."
+                f"could not load YAMNet from {handle!r} ({reason}). Set the YAMNet handle (the "
+                f"sidebar field, --yamnet-handle or {HANDLE_ENV}) to {BUNDLED_HANDLE} (shipped), a "
+                "reachable TF Hub URL, a local SavedModel folder or a YAMNet .tflite file. The "
+                "other models keep working."
             ) from None
         _BACKENDS[handle] = backend
         return backend
@@ -306,6 +399,8 @@ class YamnetEmbedding(GenreModel):
         self.segment_seconds = segment_seconds
         self.l2 = l2
         self.class_map_: dict[str, list[int]] = {}
+        #: The encoder a trained head was fitted on (:func:`encoder_identity`); None for zero-shot.
+        self.encoder_: dict[str, Any] | None = None
 
     @classmethod
     def zero_shot(cls, genres: list[str], *, handle: str | None = None) -> YamnetEmbedding:
@@ -327,12 +422,15 @@ class YamnetEmbedding(GenreModel):
 
     def config(self) -> dict[str, Any]:
         return {"handle": self.handle, "resolved_handle": resolve_handle(self.handle),
+                "encoder": self.encoder_,
                 "segment_seconds": self.segment_seconds,
                 "sample_rate": YAMNET_SR, "l2": self.l2, "zero_shot": self.is_zero_shot,
                 "class_map": self.class_map_}
 
     def _cache_key(self) -> str:
-        payload = f"yamnet|{self.backend.handle}|{self.segment_seconds}|frames-v2"
+        handle = resolve_handle(self.handle)
+        identity = encoder_identity(handle)["sha256"] or handle
+        payload = f"yamnet|{identity}|{self.segment_seconds}|frames-v2"
         return "yamnet-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def featurize_waveform(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -342,22 +440,10 @@ class YamnetEmbedding(GenreModel):
 
     def featurize_dataset(self, dataset: Dataset, *, cache: FeatureCache | None, n_jobs: int,
                           progress: bool) -> Rows:
-        from tqdm.auto import tqdm
-
-        key = self._cache_key()
-        features: list[np.ndarray | None] = []
-        errors: dict[int, str] = {}
-        paths = dataset.manifest["path"].tolist()
-        for row, path in enumerate(tqdm(paths, desc="YAMNet embeddings", disable=not progress)):
-            try:
-                X, _, _ = cached_features(
-                    path, sr=YAMNET_SR, key=key, cache=cache,
-                    compute=lambda y: self.featurize_waveform(y, YAMNET_SR)[0])
-            except GenreLabError as exc:
-                errors[row] = str(exc)
-                X = None
-            features.append(X)
-        return stack_rows(features, errors, dataset.name)
+        return featurize_encoded_dataset(
+            dataset, sr=YAMNET_SR, key=self._cache_key(), cache=cache, progress=progress,
+            compute=lambda y: self.featurize_waveform(y, YAMNET_SR)[0],
+            description="YAMNet embeddings")
 
     def candidates(self) -> list[dict[str, Any]]:
         """L2 strengths the head chooses between on validation tracks."""
@@ -370,17 +456,11 @@ class YamnetEmbedding(GenreModel):
 
     def build(self, input_shape: tuple[int, ...], n_classes: int, **setting: Any) -> Any:
         """One softmax layer on a frame's embedding and AudioSet class scores."""
-        import keras
-        from keras import layers
-
-        l2 = setting.get("l2", self.l2)
-        inputs = keras.Input(shape=input_shape, name="embedding_and_scores")
-        x = layers.Normalization(name="normalize")(inputs)
-        outputs = layers.Dense(n_classes, activation="softmax", name="genre",
-                               kernel_regularizer=keras.regularizers.l2(l2))(x)
-        return keras.Model(inputs, outputs, name="yamnet_head")
+        return build_linear_head(input_shape, n_classes, l2=setting.get("l2", self.l2),
+                                 input_name="embedding_and_scores", name="yamnet_head")
 
     def fit(self, dataset: Dataset, split: Any, **kwargs: Any) -> YamnetEmbedding:
+        self.encoder_ = encoder_identity(resolve_handle(self.handle))
         super().fit(dataset, split, **kwargs)
         self.l2 = float(self.chosen_.get("l2", self.l2))
         self.class_map_ = genre_class_map(list(dataset.genres), self.backend.class_names)
@@ -391,12 +471,59 @@ class YamnetEmbedding(GenreModel):
         if not self.is_zero_shot:
             frames, owner = present_frames(X)
             return aggregate_tracks(super().predict_rows(frames), owner)[1]
+        return self.zero_shot_rows(X)
+
+    def zero_shot_rows(self, X: np.ndarray) -> np.ndarray:
+        """Zero-shot probabilities of rows from YAMNet's AudioSet genre classes (head or not)."""
         scores = mean_frames(X)[:, EMBEDDING_DIM:]
         genre_scores = np.stack(
             [scores[:, ids].sum(axis=1) if ids else np.zeros(len(X))
              for ids in (self.class_map_[g] for g in self.genres_ or [])], axis=1)
         genre_scores = genre_scores + 1e-9
         return genre_scores / genre_scores.sum(axis=1, keepdims=True)
+
+    def describe(self, X: np.ndarray) -> dict[str, Any]:
+        """The AudioSet classes YAMNet heard, its zero-shot answer, and any outside genre."""
+        extras: dict[str, Any] = {"heard": self.heard(X)}
+        if any(self.class_map_.values()):
+            extras["zero_shot"] = self.zero_shot_rows(X).mean(axis=0)
+            extras["outside_genre"] = self.outside_genre(X)
+        return extras
+
+    def heard(self, X: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+        """YAMNet's top AudioSet classes over all rows of one waveform, with mean scores."""
+        scores = mean_frames(X)[:, EMBEDDING_DIM:].mean(axis=0)
+        names = self.backend.class_names
+        return [(names[i], float(scores[i])) for i in np.argsort(scores)[::-1][:k]]
+
+    def outside_genre(self, X: np.ndarray) -> tuple[str, float] | None:
+        """The music YAMNet hears, when it is a genre family none of this model's genres covers.
+
+        Only :data:`DISTINCT_FAMILIES` are considered (electronic music): families such as
+        gospel, folk, funk or soul sound too much like blues, country, disco or pop to be told
+        apart from them (on the bundled GTZAN test files they fired for one track in four).
+
+        Returns
+        -------
+        tuple or None
+                ``(AudioSet display name, score)`` when a class of a distinct family none of the
+            genres maps to scores above every class the genres map to, else None.
+        """
+        scores = mean_frames(X)[:, EMBEDDING_DIM:].mean(axis=0)
+        names = self.backend.class_names
+        index = {_normalise(n): i for i, n in enumerate(names)}
+        mapped = {i for ids in self.class_map_.values() for i in ids}
+        if not mapped:
+            return None
+        best_in = max(float(scores[i]) for i in mapped)
+        for family in DISTINCT_FAMILIES:
+            ids = [index[_normalise(n)] for n in GENRE_CLASSES[family] if _normalise(n) in index]
+            if not ids or set(ids) & mapped:
+                continue
+            best = max(ids, key=lambda i: scores[i])
+            if scores[best] > best_in:
+                return names[best], float(scores[best])
+        return None
 
     def evaluate_zero_shot(self, dataset: Dataset, split: Any, *,
                            cache: FeatureCache | None = None) -> dict[str, Any]:

@@ -1,0 +1,246 @@
+"""Combining models, learnt on validation tracks: calibration, stacking, and when to say "unsure".
+
+A model set's ensemble is fitted on the track-level probabilities its models give for
+*validation* tracks (tracks none of them trained on, and never the test tracks):
+
+- **Calibration.** Each model gets a temperature ``T`` (temperature scaling, Guo et al. 2017):
+  ``softmax(log p / T)`` minimises the negative log-likelihood of the validation tracks, so a
+  model that says 0.8 is right about 80% of the time.
+- **Stacking.** The ensemble is a weighted logarithmic opinion pool,
+  ``softmax(sum_m w_m log p_m)`` with ``w_m >= 0`` fitted by maximum likelihood on the same
+  tracks. A weak model gets a small weight instead of a vote equal to the strong one's (the
+  geometric mean's flaw); one model alone (``w = 1/T``) is a special case, so on validation
+  tracks the pool is never worse than its best calibrated member in log-likelihood.
+- **Unsure.** Below a confidence threshold chosen on the validation tracks (the one that makes
+  "confident" and "unsure" right most often: confident answers right, unsure ones wrong), the
+  answer is reported as uncertain with the two closest genres.
+
+Without validation data the fallback is the normalised geometric mean
+(:func:`combine_probabilities`) with no threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+
+from core.atomic import write_text_atomic
+from core.errors import ModelError
+from core.registry import jsonable
+
+ENSEMBLE_FILE = "ensemble.json"
+FORMAT_VERSION = 1
+_FLOOR = 1e-7
+
+
+def combine_probabilities(stacked: np.ndarray) -> np.ndarray:
+    """The fallback rule: normalised geometric mean of several models' probabilities.
+
+    Parameters
+    ----------
+    stacked : np.ndarray [shape=(n_models, ..., n_genres)]
+        Each model's probabilities over the same genres (last axis).
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n_genres)]
+        ``exp(mean(log p))`` over the models, renormalised. Probabilities are floored at 1e-7
+        so a single zero cannot veto a genre outright.
+    """
+    return pool(stacked, np.full(len(stacked), 1.0 / len(stacked)))
+
+
+def pool(stacked: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted logarithmic pool ``softmax(sum_m w_m log p_m)`` over the last axis.
+
+    Parameters
+    ----------
+    stacked : np.ndarray [shape=(n_models, ..., n_genres)]
+    weights : np.ndarray [shape=(n_models,)]
+        Non-negative; a single model with weight ``1/T`` is temperature scaling.
+    """
+    logs = np.log(np.clip(stacked, _FLOOR, 1.0))
+    z = np.tensordot(np.asarray(weights, dtype=np.float64), logs, axes=1)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def _nll(stacked: np.ndarray, weights: np.ndarray, labels: np.ndarray) -> float:
+    proba = pool(stacked, weights)
+    return float(-np.log(np.clip(proba[np.arange(len(labels)), labels], 1e-12, None)).mean())
+
+
+def fit_weights(stacked: np.ndarray, labels: np.ndarray, *, l2: float = 1e-3) -> np.ndarray:
+    """Non-negative pool weights maximising the likelihood of ``labels`` (L-BFGS-B).
+
+    Parameters
+    ----------
+    stacked : np.ndarray [shape=(n_models, n_tracks, n_genres)]
+    labels : np.ndarray [shape=(n_tracks,), dtype=int]
+    l2 : float
+        A small ridge on the weights, so that two models saying the same thing share the weight.
+    """
+    n = len(stacked)
+    start = np.full(n, 1.0 / n)
+
+    def objective(w: np.ndarray) -> float:
+        return _nll(stacked, w, labels) + l2 * float(w @ w)
+
+    result = minimize(objective, start, method="L-BFGS-B", bounds=[(0.0, 20.0)] * n)
+    return np.asarray(result.x, dtype=np.float64)
+
+
+def fit_temperature(proba: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature ``T`` of one model: ``softmax(log p / T)`` is calibrated on ``labels``."""
+    return float(1.0 / max(fit_weights(proba[None], labels, l2=0.0)[0], 1e-3))
+
+
+def uncertainty_threshold(confidence: np.ndarray, correct: np.ndarray) -> float:
+    """The confidence below which an answer is reported as uncertain.
+
+    Chooses the threshold ``t`` that maximises how often the flag is right: answers at or above
+    ``t`` that are correct plus answers below ``t`` that are wrong. Below such a threshold an
+    answer is more often wrong than right. 0 when every answer is best left confident.
+    """
+    order = np.argsort(confidence)
+    conf, ok = confidence[order], correct[order].astype(int)
+    # Candidate t = conf[k]: tracks 0..k-1 flagged unsure.
+    wrong_below = np.concatenate([[0], np.cumsum(1 - ok)])
+    right_above = np.concatenate([np.cumsum(ok[::-1])[::-1], [0]])
+    score = wrong_below + right_above
+    k = int(np.argmax(score))  # first maximum: the lowest threshold among equals
+    if k == 0:
+        return 0.0
+    if k == len(conf):
+        return float(conf[-1] + 1e-6)
+    return float((conf[k - 1] + conf[k]) / 2)
+
+
+@dataclass
+class Ensemble:
+    """How a model set's answers are combined, calibrated, and flagged as uncertain.
+
+    Attributes
+    ----------
+    models : list of str
+        Model names (folders of the set), in the order of :attr:`weights`.
+    genres : list of str
+        The genres the ensemble answers over (every model's genres).
+    weights : list of float
+        Pool weight of each model (see module docstring).
+    temperatures : dict of str to float
+        Each model's calibration temperature.
+    threshold : float
+        Ensemble confidence below which the answer is "uncertain".
+    method : str
+        ``"stacked"`` (fitted) or ``"geometric-mean"`` (fallback).
+    fitted_on : dict
+        The validation tracks it was fitted on (dataset, split, count).
+    metrics : dict
+        Held-out evaluation (test tracks), written by the builder.
+    """
+
+    models: list[str]
+    genres: list[str]
+    weights: list[float]
+    temperatures: dict[str, float] = field(default_factory=dict)
+    threshold: float = 0.0
+    method: str = "stacked"
+    fitted_on: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def geometric_mean(cls, models: list[str], genres: list[str]) -> Ensemble:
+        """The fallback: equal weights ``1/n``, no calibration, never uncertain."""
+        return cls(list(models), list(genres), [1.0 / len(models)] * len(models),
+                   {m: 1.0 for m in models}, 0.0, "geometric-mean")
+
+    def combine(self, probas: dict[str, np.ndarray]) -> tuple[np.ndarray, str]:
+        """Ensemble probabilities from each model's (over :attr:`genres`), and the rule used.
+
+        With every model of the ensemble present the fitted pool is used; with some missing
+        (e.g. YAMNet unavailable) the geometric mean of the present models' calibrated
+        probabilities.
+        """
+        if all(m in probas for m in self.models):
+            stacked = np.stack([probas[m] for m in self.models])
+            return pool(stacked, np.asarray(self.weights)), self.method
+        present = [m for m in probas if m in self.temperatures] or list(probas)
+        calibrated = np.stack([self.calibrate(m, probas[m]) for m in present])
+        return combine_probabilities(calibrated), "geometric-mean"
+
+    def calibrate(self, model: str, proba: np.ndarray) -> np.ndarray:
+        """One model's probabilities after its temperature (unchanged when it has none)."""
+        temperature = self.temperatures.get(model, 1.0)
+        return pool(proba[None], np.array([1.0 / temperature]))
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``<directory>/ensemble.json`` atomically."""
+        path = Path(directory) / ENSEMBLE_FILE
+        payload = {"format_version": FORMAT_VERSION, **asdict(self)}
+        write_text_atomic(path, json.dumps(jsonable(payload), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Ensemble | None:
+        """The saved ensemble of a model set, or None when it has none.
+
+        Raises
+        ------
+        ModelError
+            The file exists but is corrupt or of another format.
+        """
+        path = Path(directory) / ENSEMBLE_FILE
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            if data.pop("format_version", None) != FORMAT_VERSION:
+                raise ValueError("unknown format version")
+            ensemble = cls(**data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ModelError(f"{path}: not a usable ensemble ({exc}); rebuild it with "
+                             "`python -m core ensemble`") from None
+        if len(ensemble.weights) != len(ensemble.models):
+            raise ModelError(f"{path}: {len(ensemble.weights)} weights for "
+                             f"{len(ensemble.models)} models")
+        return ensemble
+
+
+def fit_ensemble(probas: dict[str, np.ndarray], labels: np.ndarray, genres: list[str], *,
+                 fitted_on: dict[str, Any] | None = None) -> Ensemble:
+    """Calibrate every model, fit the pool weights and the uncertainty threshold.
+
+    Parameters
+    ----------
+    probas : dict of str to np.ndarray [shape=(n_tracks, n_genres)]
+        Each model's track probabilities on the same validation tracks, over ``genres``.
+    labels : np.ndarray [shape=(n_tracks,), dtype=int]
+    genres : list of str
+    fitted_on : dict, optional
+        Recorded with the ensemble (what the validation tracks were).
+
+    Raises
+    ------
+    ModelError
+        Fewer than 10 validation tracks or fewer than two genres among them: too little to fit
+        on (use :meth:`Ensemble.geometric_mean`).
+    """
+    names = list(probas)
+    if len(labels) < 10 or len(np.unique(labels)) < 2:
+        raise ModelError(f"too few validation tracks to fit an ensemble on ({len(labels)}, "
+                         f"{len(np.unique(labels))} genres)")
+    stacked = np.stack([probas[m] for m in names])
+    weights = fit_weights(stacked, labels)
+    temperatures = {m: fit_temperature(probas[m], labels) for m in names}
+    combined = pool(stacked, weights)
+    threshold = uncertainty_threshold(combined.max(axis=1), combined.argmax(axis=1) == labels)
+    info = {"tracks": len(labels), **(fitted_on or {})}
+    return Ensemble(names, list(genres), [float(w) for w in weights], temperatures, threshold,
+                    "stacked", info)

@@ -1,0 +1,168 @@
+"""The ensemble learnt on validation tracks: calibration, stacking, the "uncertain" answer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.ensemble import (
+    ENSEMBLE_FILE,
+    Ensemble,
+    combine_probabilities,
+    fit_ensemble,
+    fit_temperature,
+    fit_weights,
+    pool,
+    uncertainty_threshold,
+)
+from core.errors import ModelError
+from core.evaluation import bootstrap_interval, expected_calibration_error
+from core.models.base import SegmentPrediction
+from core.predict import Prediction, ensemble_probabilities
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def sample_world(n: int = 600, n_genres: int = 5, seed: int = 0):
+    """A calibrated model (labels are drawn from its probabilities), a weak and a useless one."""
+    rng = np.random.default_rng(seed)
+    good = softmax(2.5 * rng.normal(size=(n, n_genres)))
+    labels = np.array([rng.choice(n_genres, p=p) for p in good])
+    weak = softmax(0.4 * np.log(good) + rng.normal(size=(n, n_genres)))
+    noise = softmax(3 * rng.normal(size=(n, n_genres)))  # confident and useless
+    return labels, {"good": good, "weak": weak, "noise": noise}
+
+
+def accuracy(proba: np.ndarray, labels: np.ndarray) -> float:
+    return float((proba.argmax(axis=1) == labels).mean())
+
+
+def test_stacking_gives_a_useless_model_no_say_and_beats_the_geometric_mean():
+    labels, probas = sample_world()
+    stacked = np.stack(list(probas.values()))
+    weights = fit_weights(stacked, labels)
+    assert weights[0] > 0.5 and weights[2] < 0.1 * weights[0]  # good counts, noise does not
+    test_labels, test = sample_world(seed=10)
+    test_stacked = np.stack(list(test.values()))
+    pooled = accuracy(pool(test_stacked, weights), test_labels)
+    assert pooled >= accuracy(test["good"], test_labels) - 0.01  # never below the best member
+    assert pooled > accuracy(combine_probabilities(test_stacked), test_labels) + 0.05
+
+
+def test_temperature_scaling_undoes_overconfidence():
+    labels, probas = sample_world()
+    sharp = softmax(3.0 * np.log(probas["good"]))  # the same model, three times too confident
+    assert fit_temperature(sharp, labels) == pytest.approx(3.0, rel=0.15)
+    assert fit_temperature(probas["good"], labels) == pytest.approx(1.0, rel=0.15)
+    rescaled = pool(sharp[None], np.array([1 / fit_temperature(sharp, labels)]))
+    assert expected_calibration_error(rescaled, labels) < 0.5 * expected_calibration_error(sharp,
+                                                                                          labels)
+
+
+def test_expected_calibration_error_and_bootstrap_interval():
+    labels, probas = sample_world(n=3000)
+    assert expected_calibration_error(probas["good"], labels) < 0.04
+    assert expected_calibration_error(probas["noise"], labels) > 0.3
+    certain_and_right = np.eye(3)[[0, 1, 2, 0]]
+    assert expected_calibration_error(certain_and_right, np.array([0, 1, 2, 0])) == 0.0
+    correct = np.r_[np.ones(70, bool), np.zeros(30, bool)]
+    low, high = bootstrap_interval(correct)
+    assert low < 0.7 < high and 0.1 < high - low < 0.25
+    low_many, high_many = bootstrap_interval(np.tile(correct, 20))
+    assert high_many - low_many < (high - low) / 3  # 20x the tracks, ~4.5x narrower
+
+
+def test_uncertainty_threshold_separates_right_from_wrong():
+    confidence = np.array([0.2, 0.3, 0.35, 0.6, 0.7, 0.9])
+    correct = np.array([False, False, True, True, True, True])
+    # Both wrong answers below, every right one above: half-way between 0.3 and 0.35.
+    assert uncertainty_threshold(confidence, correct) == pytest.approx(0.325)
+    # 0.3 right, 0.35 wrong: flagging 0.2 alone ties with flagging all three; the lower wins
+    mixed = np.array([False, True, False, True, True, True])
+    assert uncertainty_threshold(confidence, mixed) == pytest.approx(0.25)
+    assert uncertainty_threshold(confidence, np.ones(6, bool)) == 0.0  # all right: never unsure
+    assert uncertainty_threshold(confidence, np.zeros(6, bool)) > confidence.max()
+
+
+def test_fitted_ensemble_round_trips_and_falls_back_without_a_member(tmp_path):
+    labels, probas = sample_world(n=200)
+    genres = [f"g{i}" for i in range(5)]
+    ensemble = fit_ensemble(probas, labels, genres, fitted_on={"split": "test-world"})
+    assert ensemble.method == "stacked" and ensemble.fitted_on["tracks"] == 200
+    assert set(ensemble.temperatures) == set(probas)
+    ensemble.save(tmp_path)
+    loaded = Ensemble.load(tmp_path)
+    assert loaded == ensemble
+    one = {name: p[0] for name, p in probas.items()}
+    combined, method = loaded.combine(one)
+    assert method == "stacked"
+    np.testing.assert_allclose(combined, pool(np.stack(list(one.values())),
+                                              np.array(ensemble.weights)))
+    del one["noise"]
+    combined, method = loaded.combine(one)  # a model missing (e.g. YAMNet unavailable)
+    assert method == "geometric-mean" and combined.sum() == pytest.approx(1.0)
+    assert Ensemble.load(tmp_path / "nowhere") is None
+    (tmp_path / ENSEMBLE_FILE).write_text(json.dumps({"format_version": 99}))
+    with pytest.raises(ModelError, match="not a usable ensemble"):
+        Ensemble.load(tmp_path)
+    with pytest.raises(ModelError, match="too few validation tracks"):
+        fit_ensemble({k: v[:5] for k, v in probas.items()}, labels[:5], genres)
+
+
+def test_prediction_says_uncertain_below_the_threshold():
+    genres = ["pop", "rock", "jazz"]
+
+    def answer(proba: list[float]) -> SegmentPrediction:
+        return SegmentPrediction(genres, np.array(proba), np.array([proba]), np.zeros((1, 2)), 0.0)
+
+    ensemble = Ensemble(["a", "b"], genres, [1.0, 1.0], {"a": 1.0, "b": 1.0}, 0.6)
+    models = {"a": answer([0.45, 0.5, 0.05]), "b": answer([0.5, 0.4, 0.1])}
+    shared, combined, method = ensemble_probabilities(models, ensemble)
+    unsure = Prediction(3.0, models, {}, shared, combined, method, ensemble.threshold)
+    assert unsure.uncertain and unsure.verdict in ("uncertain: closest to pop / rock",
+                                                   "uncertain: closest to rock / pop")
+    models = {"a": answer([0.05, 0.9, 0.05]), "b": answer([0.1, 0.8, 0.1])}
+    shared, combined, method = ensemble_probabilities(models, ensemble)
+    sure = Prediction(3.0, models, {}, shared, combined, method, ensemble.threshold)
+    assert not sure.uncertain and sure.verdict == "rock"
+    outside = Prediction(3.0, models, {}, shared, combined, method, ensemble.threshold,
+                         ("Electronic music", 0.4))
+    assert outside.uncertain and "Electronic music" in outside.verdict
+    assert outside.to_dict("x.wav")["ensemble"]["outside_genre"] == "Electronic music"
+
+
+def test_a_model_sets_ensemble_is_fitted_on_validation_and_judged_on_common_test_tracks():
+    from core.models import MfccMlp
+    from core.train import fit_model_set_ensemble
+
+    genres = [f"g{i}" for i in range(5)]
+
+    def tracks(labels: np.ndarray, proba: np.ndarray, prefix: str) -> list[dict]:
+        return [{"track_id": f"{prefix}{i}", "path": f"/{prefix}/{i}.wav", "true": genres[y],
+                 "proba": p.tolist()} for i, (y, p) in enumerate(zip(labels, proba, strict=True))]
+
+    labels, valid = sample_world(n=300, seed=1)
+    test_labels, test = sample_world(n=300, seed=2)
+    models = {}
+    for name in ("good", "weak", "noise"):
+        model = MfccMlp()
+        model.genres_ = list(genres)
+        # the noise model was tested on one track fewer: only common tracks count
+        model.metrics_ = {"validation_tracks": tracks(labels, valid[name], "v"),
+                          "test_tracks": tracks(test_labels, test[name], "t")[name == "noise":]}
+        models[name] = model
+    ensemble = fit_model_set_ensemble(models, fitted_on={"split": "world"})
+    m = ensemble.metrics
+    assert m["track"]["n"] == 299 and m["members"]["good"]["n"] == 299
+    assert m["best_member"] == "good"
+    assert m["track"]["accuracy"] >= m["members"]["good"]["accuracy"] - 0.01
+    assert m["track"]["ece"] < 0.08
+    assert 0 <= m["uncertain_share"] < 1
+    models["noise"].genres_ = list(reversed(genres))
+    with pytest.raises(ModelError, match="different genres"):
+        fit_model_set_ensemble(models)
