@@ -68,30 +68,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"YAMNet zero-shot: {model.info_['zero_shot']}")
         trained[family] = model
     if len(trained) > 1:
-        _fit_ensemble(trained, Path(args.out), dataset.name, split.name)
+        from core.train import save_set_ensemble
+
+        print(save_set_ensemble(trained, Path(args.out), dataset=dataset.name, split=split.name))
     return 1 if failed else 0
-
-
-def _fit_ensemble(models: dict[str, Any], out: Path, dataset: str, split: str) -> None:
-    """Fit and save the model set's ensemble, or say why there is none (geometric mean then)."""
-    from core.train import fit_model_set_ensemble
-
-    try:
-        ensemble = fit_model_set_ensemble(models, fitted_on={"dataset": dataset, "split": split,
-                                                             "side": "valid"})
-    except ModelError as exc:
-        print(f"note: no ensemble fitted ({exc}); predictions combine the models by their "
-              "geometric mean")
-        return
-    ensemble.save(out)
-    weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.models, ensemble.weights,
-                                                       strict=True))
-    line = (f"ensemble -> {out / 'ensemble.json'}: weights {weights}; uncertain below "
-            f"{ensemble.threshold:.2f} (fitted on {ensemble.fitted_on['tracks']} validation tracks)")
-    if "track" in ensemble.metrics:
-        m = ensemble.metrics["track"]
-        line += f"; test accuracy {m['accuracy']:.3f}, ECE {m['ece']:.3f}"
-    print(line)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

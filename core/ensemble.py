@@ -10,10 +10,12 @@ A model set's ensemble is fitted on the track-level probabilities its models giv
   ``softmax(sum_m w_m log p_m)`` with ``w_m >= 0`` fitted by maximum likelihood on the same
   tracks. A weak model gets a small weight instead of a vote equal to the strong one's (the
   geometric mean's flaw); one model alone (``w = 1/T``) is a special case, so on validation
-  tracks the pool is never worse than its best calibrated member in log-likelihood.
+  tracks the pool is, up to the small ridge on the weights, no worse than its best calibrated
+  member in log-likelihood (not a promise about accuracy on other tracks: that is measured).
 - **Unsure.** Below a confidence threshold chosen on the validation tracks (the one that makes
-  "confident" and "unsure" right most often: confident answers right, unsure ones wrong), the
-  answer is reported as uncertain with the two closest genres.
+  "confident" and "unsure" right most often: confident answers right, unsure ones wrong; on
+  those tracks, answers below it were more often wrong than right), the answer is reported as
+  uncertain with the two closest genres.
 
 Without validation data the fallback is the normalised geometric mean
 (:func:`combine_probabilities`) with no threshold.
@@ -105,21 +107,16 @@ def uncertainty_threshold(confidence: np.ndarray, correct: np.ndarray) -> float:
     """The confidence below which an answer is reported as uncertain.
 
     Chooses the threshold ``t`` that maximises how often the flag is right: answers at or above
-    ``t`` that are correct plus answers below ``t`` that are wrong. Below such a threshold an
-    answer is more often wrong than right. 0 when every answer is best left confident.
+    ``t`` that are correct plus answers below ``t`` that are wrong (the lowest such ``t`` among
+    equals). Only cuts between distinct confidences are considered, so tied answers fall on one
+    side together. 0 when every answer is best left confident.
     """
-    order = np.argsort(confidence)
-    conf, ok = confidence[order], correct[order].astype(int)
-    # Candidate t = conf[k]: tracks 0..k-1 flagged unsure.
-    wrong_below = np.concatenate([[0], np.cumsum(1 - ok)])
-    right_above = np.concatenate([np.cumsum(ok[::-1])[::-1], [0]])
-    score = wrong_below + right_above
-    k = int(np.argmax(score))  # first maximum: the lowest threshold among equals
-    if k == 0:
-        return 0.0
-    if k == len(conf):
-        return float(conf[-1] + 1e-6)
-    return float((conf[k - 1] + conf[k]) / 2)
+    values = np.unique(confidence)
+    cuts = np.concatenate([[values[0]], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-6]])
+    ok = np.asarray(correct, dtype=bool)
+    scores = [int((~ok & (confidence < t)).sum() + (ok & (confidence >= t)).sum()) for t in cuts]
+    best = int(np.argmax(scores))
+    return 0.0 if best == 0 else float(cuts[best])
 
 
 @dataclass
@@ -144,6 +141,8 @@ class Ensemble:
         The validation tracks it was fitted on (dataset, split, count).
     metrics : dict
         Held-out evaluation (test tracks), written by the builder.
+    member_weights : dict of str to str
+        Each member's ``weights_sha256`` at save time, so a member retrained since is noticed.
     """
 
     models: list[str]
@@ -154,6 +153,8 @@ class Ensemble:
     method: str = "stacked"
     fitted_on: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: sha256 of each member's weights when the ensemble was saved (see :meth:`stale_members`).
+    member_weights: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def geometric_mean(cls, models: list[str], genres: list[str]) -> Ensemble:
@@ -180,9 +181,20 @@ class Ensemble:
         temperature = self.temperatures.get(model, 1.0)
         return pool(proba[None], np.array([1.0 / temperature]))
 
+    def weights_text(self) -> str:
+        """``"cnn 0.48, yamnet 0.28, mlp 0.25"``: the pool weights in words."""
+        return ", ".join(f"{n} {w:.2f}" for n, w in zip(self.models, self.weights, strict=True))
+
+    def stale_members(self, directory: str | os.PathLike[str]) -> list[str]:
+        """Members whose saved weights in ``directory`` changed since this ensemble was saved."""
+        current = _weights_of(Path(directory), self.models)
+        return [m for m in self.models if m in self.member_weights
+                and current.get(m) != self.member_weights[m]]
+
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``<directory>/ensemble.json`` atomically."""
+        """Write ``<directory>/ensemble.json`` atomically, recording the members' checksums."""
         path = Path(directory) / ENSEMBLE_FILE
+        self.member_weights = _weights_of(Path(directory), self.models)
         payload = {"format_version": FORMAT_VERSION, **asdict(self)}
         write_text_atomic(path, json.dumps(jsonable(payload), indent=2))
         return path
@@ -201,15 +213,19 @@ class Ensemble:
             return None
         try:
             data = json.loads(path.read_text())
-            if data.pop("format_version", None) != FORMAT_VERSION:
-                raise ValueError("unknown format version")
+            if not isinstance(data, dict) or data.pop("format_version", None) != FORMAT_VERSION:
+                raise ValueError("not an ensemble of this format version")
             ensemble = cls(**data)
-        except (OSError, ValueError, TypeError) as exc:
-            raise ModelError(f"{path}: not a usable ensemble ({exc}); rebuild it with "
-                             "`python -m core ensemble`") from None
-        if len(ensemble.weights) != len(ensemble.models):
-            raise ModelError(f"{path}: {len(ensemble.weights)} weights for "
-                             f"{len(ensemble.models)} models")
+            weights = np.asarray(ensemble.weights, dtype=np.float64)
+            temperatures = np.asarray(list(ensemble.temperatures.values()), dtype=np.float64)
+            if weights.shape != (len(ensemble.models),) or not np.isfinite(weights).all() \
+                    or (weights < 0).any():
+                raise ValueError(f"need one non-negative weight per model, got {ensemble.weights}")
+            if not np.isfinite(temperatures).all() or (temperatures <= 0).any():
+                raise ValueError(f"temperatures must be positive, got {ensemble.temperatures}")
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise ModelError(f"{path}: not a usable ensemble ({exc}); train the model set again "
+                             "(`python -m core train`) or delete the file") from None
         return ensemble
 
 
@@ -244,3 +260,16 @@ def fit_ensemble(probas: dict[str, np.ndarray], labels: np.ndarray, genres: list
     info = {"tracks": len(labels), **(fitted_on or {})}
     return Ensemble(names, list(genres), [float(w) for w in weights], temperatures, threshold,
                     "stacked", info)
+
+
+def _weights_of(directory: Path, models: list[str]) -> dict[str, str]:
+    """``weights_sha256`` of each model folder below ``directory`` that records one."""
+    found = {}
+    for name in models:
+        try:
+            sha = json.loads((directory / name / "metadata.json").read_text()).get("weights_sha256")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if sha:
+            found[name] = sha
+    return found

@@ -69,6 +69,11 @@ def load_models(directory: str | os.PathLike[str] | None = None, *,
         found.ensemble = Ensemble.load(root)
     except ModelError as exc:
         found.errors["ensemble"] = f"{exc}; using the geometric mean"
+    if found.ensemble is not None and (stale := found.ensemble.stale_members(root)):
+        found.errors["ensemble"] = (
+            f"{root / 'ensemble.json'} was fitted on other versions of {', '.join(stale)} "
+            "(retrained since); using the geometric mean until the set is trained again")
+        found.ensemble = None
     return found
 
 

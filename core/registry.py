@@ -8,7 +8,6 @@ mismatch. Weights are Keras' ``.keras`` zip loaded with ``safe_mode=True``; noth
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import replace_dir_atomic
+from core.atomic import file_sha256, replace_dir_atomic
 from core.errors import ModelError
 from core.features import FEATURES_VERSION
 from core.models.base import GenreModel
@@ -35,14 +34,6 @@ def _families() -> dict[str, type[GenreModel]]:
     from core.models.yamnet import YamnetEmbedding
 
     return {cls.family: cls for cls in (MfccMlp, MelCnn, YamnetEmbedding)}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def library_versions() -> dict[str, str]:
@@ -89,7 +80,7 @@ def save_model(model: GenreModel, directory: str | os.PathLike[str]) -> Path:
         }
         if model.model_ is not None:
             model.model_.save(tmp / WEIGHTS)
-            metadata["weights_sha256"] = _sha256(tmp / WEIGHTS)
+            metadata["weights_sha256"] = file_sha256(tmp / WEIGHTS)
         metrics = {"metrics": model.metrics_, "history": model.history_, "info": model.info_}
         (tmp / METADATA).write_text(json.dumps(jsonable(metadata), indent=2))
         (tmp / METRICS).write_text(json.dumps(jsonable(metrics), indent=2))
@@ -171,7 +162,7 @@ def load_model(directory: str | os.PathLike[str], *, yamnet_handle: str | None =
     if "weights_sha256" in metadata:
         if not weights.is_file():
             raise ModelError(f"{directory}: {WEIGHTS} is missing")
-        if _sha256(weights) != metadata["weights_sha256"]:
+        if file_sha256(weights) != metadata["weights_sha256"]:
             raise ModelError(f"{directory}: {WEIGHTS} does not match its checksum (corrupt or "
                              "modified); retrain or restore the model")
         try:
@@ -198,9 +189,13 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
         if cls.family == "yamnet":
             from core.models.yamnet import HANDLE_ENV, TFHUB_HANDLE, check_encoder, resolve_handle
 
-            handle = yamnet_handle or os.environ.get(HANDLE_ENV) or config.get("handle")
-            if handle is None and not config.get("zero_shot", True):
-                handle = TFHUB_HANDLE  # heads saved before the bundled YAMNet used TF Hub's
+            saved = config.get("handle")  # zero-shot: None means the default YAMNet
+            if not config.get("zero_shot", True):
+                # A head needs the YAMNet it was trained with: as given, else what the handle
+                # resolved to then (before the bundled YAMNet existed, TF Hub's).
+                saved = (saved or (config.get("encoder") or {}).get("handle")
+                         or config.get("resolved_handle") or TFHUB_HANDLE)
+            handle = yamnet_handle or os.environ.get(HANDLE_ENV) or saved
             model = cls(handle=handle, segment_seconds=config.get("segment_seconds", 3.0),
                         l2=config.get("l2", 1e-3), **kwargs)
             model.class_map_ = {k: list(v) for k, v in config.get("class_map", {}).items()}

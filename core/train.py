@@ -109,9 +109,10 @@ def predict_tracks(model: GenreModel, dataset: Dataset, rows: np.ndarray, *,
     return test_track_table(subset, tracks, proba)
 
 
-def _common_tracks(tables: dict[str, list[dict[str, Any]]]) -> tuple[list[str], dict[str, np.ndarray],
-                                                                       list[str]]:
-    """Paths every table has, each model's probabilities on them, and their true genres."""
+def common_tracks(tables: dict[str, list[dict[str, Any]]]
+                  ) -> tuple[list[str], dict[str, np.ndarray], list[str]]:
+    """Tracks every model's table has (by path), each model's probabilities on them in one
+    order, and their true genres."""
     by_path = {name: {row["path"] or row["track_id"]: row for row in table}
                for name, table in tables.items()}
     common = sorted(set.intersection(*(set(rows) for rows in by_path.values())))
@@ -162,12 +163,12 @@ def ensemble_from_tables(validation: dict[str, list[dict[str, Any]]],
     from core.ensemble import fit_ensemble
     from core.evaluation import classification_metrics
 
-    _, probas, truth = _common_tracks(validation)
+    _, probas, truth = common_tracks(validation)
     labels = np.array([genres.index(g) for g in truth])
     ensemble = fit_ensemble(probas, labels, genres, fitted_on=fitted_on)
     if not all(test.get(n) for n in validation):
         return ensemble
-    paths, test_probas, truth = _common_tracks({n: test[n] for n in validation})
+    paths, test_probas, truth = common_tracks({n: test[n] for n in validation})
     if not paths:
         return ensemble
     y = np.array([genres.index(g) for g in truth])
@@ -186,3 +187,28 @@ def ensemble_from_tables(validation: dict[str, list[dict[str, Any]]],
         if confident.any() else None,
     }
     return ensemble
+
+
+def save_set_ensemble(models: dict[str, GenreModel], out: str | os.PathLike[str], *, dataset: str,
+                      split: str) -> str:
+    """Fit and save a freshly trained model set's ensemble; a line saying what was done.
+
+    Without enough validation predictions nothing is saved and the line says why (predictions
+    then combine the models by their geometric mean).
+    """
+    from pathlib import Path
+
+    try:
+        ensemble = fit_model_set_ensemble(models, fitted_on={"dataset": dataset, "split": split,
+                                                             "side": "valid"})
+    except ModelError as exc:
+        return (f"note: no ensemble fitted ({exc}); predictions combine the models by their "
+                "geometric mean")
+    path = ensemble.save(Path(out))
+    line = (f"ensemble -> {path}: weights {ensemble.weights_text()}; uncertain below "
+            f"{ensemble.threshold:.2f} "
+            f"(fitted on {ensemble.fitted_on['tracks']} validation tracks)")
+    if "track" in ensemble.metrics:
+        m = ensemble.metrics["track"]
+        line += f"; test accuracy {m['accuracy']:.3f}, ECE {m['ece']:.3f}"
+    return line

@@ -44,8 +44,9 @@ def get_models(directory: str, yamnet_handle: str | None = None, _version: float
 
 
 def folder_version(directory: Path) -> float:
-    """Latest modification time below a model-set folder (so retrained sets reload)."""
-    times = [p.stat().st_mtime for p in directory.glob("*/metadata.json")]
+    """Latest modification time of a model set's models and ensemble (so retrained sets reload)."""
+    times = [p.stat().st_mtime for p in [*directory.glob("*/metadata.json"),
+                                         *directory.glob("ensemble.json")]]
     return max(times, default=0.0)
 
 

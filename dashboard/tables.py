@@ -61,9 +61,8 @@ def ensemble_row(folder: Path) -> dict[str, Any] | None:
     if ensemble is None or "track" not in ensemble.metrics:
         return None
     m = ensemble.metrics["track"]
-    weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.models, ensemble.weights,
-                                                       strict=True))
-    return {"model": "ensemble", "family": f"Ensemble (stacked: {weights})", "zero-shot": False,
+    return {"model": "ensemble", "family": f"Ensemble (stacked: {ensemble.weights_text()})",
+            "zero-shot": False,
             "split": ensemble.fitted_on.get("split", ""), "test tracks": m["n"],
             "accuracy": m["accuracy"], "95% CI": _interval(m.get("accuracy_ci")),
             "macro-F1": m["macro_f1"], "ECE": m.get("ece"), "ROC-AUC": m.get("roc_auc_ovr")}

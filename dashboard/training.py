@@ -13,7 +13,7 @@ from core.cache import FeatureCache
 from core.datasets import load_dataset
 from core.errors import GenreLabError
 from core.splits import make_split
-from core.train import train_family
+from core.train import save_set_ensemble, train_family
 
 
 @dataclass
@@ -57,6 +57,7 @@ class TrainingJob:
         try:
             dataset = load_dataset(self.data, self.layout)
             split = make_split(dataset, self.split, seed=self.seed)
+            trained = {}
             for family in self.families:
                 self.progress[family] = 0.0
                 try:
@@ -65,12 +66,16 @@ class TrainingJob:
                                          members=self.members,
                                          yamnet_handle=self.yamnet_handle,
                                          cache=FeatureCache(), progress=self._report(family))
+                    trained[family] = model
                     acc = model.metrics_.get("track", {}).get("accuracy")
                     self.results[family] = ("trained" + (f", test accuracy {acc:.1%}"
                                                          if acc is not None else ""))
                 except GenreLabError as exc:
                     self.results[family] = f"failed: {exc}"
                 self.progress[family] = 1.0
+            if len(trained) > 1:
+                self.results["ensemble"] = save_set_ensemble(trained, self.out, dataset=dataset.name,
+                                                             split=split.name)
         except GenreLabError as exc:
             self.error = str(exc)
         except Exception as exc:  # keep the thread's failure visible on the page

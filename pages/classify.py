@@ -45,7 +45,7 @@ results = st.session_state.setdefault("analyses", {})
 analyses = []
 progress = st.progress(0.0, text="Classifying...") if len(items) > 1 else None
 for i, (name, data) in enumerate(items):
-    key = upload_key(name, data)
+    key = f"{model_set}|{st.session_state.get('yamnet_handle')}|{upload_key(name, data)}"
     if key not in results:
         try:
             with st.spinner(f"Classifying {name}..."):
@@ -90,12 +90,15 @@ with guard("Showing the predictions"):
             st.caption(f"{n} segment{'s' if n != 1 else ''} in {p.seconds:.2f} s")
     if prediction.ensemble is not None:
         with columns[-1]:
-            st.metric("Ensemble", prediction.ensemble_genre)
+            st.metric("Ensemble", "Uncertain" if prediction.uncertain else prediction.ensemble_genre)
             rule = ("weights and temperatures learnt on validation tracks"
                     if prediction.ensemble_method == "stacked" else "geometric mean")
             st.caption(f"calibrated confidence {prediction.confidence:.0%} ({rule})")
             if prediction.uncertain:
-                st.warning(prediction.verdict.capitalize())
+                st.warning(prediction.verdict.capitalize()
+                           + (f"; below the {prediction.threshold:.0%} at which its answers were "
+                              "more often right than wrong on validation songs"
+                              if prediction.confidence < prediction.threshold else ""))
             if prediction.agree:
                 st.success("All models agree")
             else:

@@ -48,6 +48,10 @@ with guard("Reading the model cards"):
             if card.is_file():
                 with st.expander(f"Model card: {entry['metadata']['display_name']} ({model})"):
                     st.markdown(card.read_text())
+        ensemble_card = folder / "ENSEMBLE_CARD.md"
+        if ensemble_card.is_file():
+            with st.expander("Model card: Ensemble"):
+                st.markdown(ensemble_card.read_text())
     else:
         st.info("This model set is empty.")
 

@@ -68,6 +68,9 @@ def show_progress() -> None:
         if family in current.results:
             (st.error if current.results[family].startswith("failed") else st.success)(
                 f"{model_label(family)}: {current.results[family]}")
+    if "ensemble" in current.results:
+        (st.info if current.results["ensemble"].startswith("note") else st.success)(
+            f"Ensemble: {current.results['ensemble']}")
     if current.error:
         st.error(f"Training failed: {current.error}")
     if current.running:

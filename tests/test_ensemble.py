@@ -101,15 +101,23 @@ def test_fitted_ensemble_round_trips_and_falls_back_without_a_member(tmp_path):
     one = {name: p[0] for name, p in probas.items()}
     combined, method = loaded.combine(one)
     assert method == "stacked"
-    np.testing.assert_allclose(combined, pool(np.stack(list(one.values())),
-                                              np.array(ensemble.weights)))
+    by_hand = softmax(sum(w * np.log(one[m]) for m, w in zip(ensemble.models, ensemble.weights,
+                                                             strict=True)))
+    np.testing.assert_allclose(combined, by_hand, rtol=1e-6)
     del one["noise"]
     combined, method = loaded.combine(one)  # a model missing (e.g. YAMNet unavailable)
-    assert method == "geometric-mean" and combined.sum() == pytest.approx(1.0)
+    assert method == "geometric-mean"
+    t = ensemble.temperatures
+    by_hand = softmax(0.5 * (np.log(one["good"]) / t["good"] + np.log(one["weak"]) / t["weak"]))
+    np.testing.assert_allclose(combined, by_hand, rtol=1e-6)  # calibrated, then geometric mean
     assert Ensemble.load(tmp_path / "nowhere") is None
-    (tmp_path / ENSEMBLE_FILE).write_text(json.dumps({"format_version": 99}))
-    with pytest.raises(ModelError, match="not a usable ensemble"):
-        Ensemble.load(tmp_path)
+    for broken in ({"format_version": 99}, [1, 2],
+                   {**json.loads((tmp_path / ENSEMBLE_FILE).read_text()), "weights": [1, -1, 0]},
+                   {**json.loads((tmp_path / ENSEMBLE_FILE).read_text()),
+                    "temperatures": {"good": 0.0}}):
+        (tmp_path / ENSEMBLE_FILE).write_text(json.dumps(broken))
+        with pytest.raises(ModelError, match="not a usable ensemble"):
+            Ensemble.load(tmp_path)
     with pytest.raises(ModelError, match="too few validation tracks"):
         fit_ensemble({k: v[:5] for k, v in probas.items()}, labels[:5], genres)
 
@@ -157,6 +165,7 @@ def test_a_model_sets_ensemble_is_fitted_on_validation_and_judged_on_common_test
                           "test_tracks": tracks(test_labels, test[name], "t")[name == "noise":]}
         models[name] = model
     ensemble = fit_model_set_ensemble(models, fitted_on={"split": "world"})
+    assert ensemble.fitted_on["tracks"] == 300  # the validation tables, not the test ones
     m = ensemble.metrics
     assert m["track"]["n"] == 299 and m["members"]["good"]["n"] == 299
     assert m["best_member"] == "good"
@@ -166,3 +175,21 @@ def test_a_model_sets_ensemble_is_fitted_on_validation_and_judged_on_common_test
     models["noise"].genres_ = list(reversed(genres))
     with pytest.raises(ModelError, match="different genres"):
         fit_model_set_ensemble(models)
+
+
+def test_a_stale_ensemble_falls_back_to_the_geometric_mean(tmp_path):
+    import shutil
+
+    from core.predict import BUNDLED_MODELS, load_models
+
+    shutil.copytree(BUNDLED_MODELS, tmp_path / "set")
+    loaded = load_models(tmp_path / "set")
+    assert loaded.ensemble is not None and "ensemble" not in loaded.errors
+    assert set(loaded.ensemble.member_weights) == {"mlp", "cnn", "yamnet"}
+    path = tmp_path / "set" / ENSEMBLE_FILE
+    data = json.loads(path.read_text())
+    data["member_weights"]["cnn"] = "0" * 64  # as if the mel-CNN had been retrained since
+    path.write_text(json.dumps(data))
+    loaded = load_models(tmp_path / "set")
+    assert loaded.ensemble is None and "other versions of cnn" in loaded.errors["ensemble"]
+    assert set(loaded.models) == {"mlp", "cnn", "yamnet"}

@@ -402,3 +402,23 @@ def test_pretrained_cnn_answers_zero_shot_from_its_tags(tmp_path):
     assert loaded.is_zero_shot
     np.testing.assert_allclose(loaded.predict_proba(genre_like(1, 7.0, seed=2), 22050), pred.proba,
                                rtol=1e-5)
+
+
+def test_a_yamnet_head_reloads_on_the_yamnet_it_was_trained_on(dataset, standin, tmp_path,
+                                                                monkeypatch):
+    data, split = dataset
+    monkeypatch.setenv("GENRELAB_YAMNET_HANDLE", standin)  # trained with no explicit handle
+    YamnetEmbedding(epochs=3, patience=3, members=1).fit(data, split).save(tmp_path / "head")
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE")
+    meta_path = tmp_path / "head" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["config"]["handle"] is None and meta["config"]["encoder"]["handle"] == standin
+    loaded = load_model(tmp_path / "head")
+    assert loaded.handle == standin and not loaded.warnings_  # not the bundled or TF Hub YAMNet
+    # As saved before heads recorded their encoder: the handle it resolved to, with a warning.
+    del meta["config"]["encoder"]
+    meta_path.write_text(json.dumps(meta))
+    old = load_model(tmp_path / "head")
+    assert old.handle == standin and "does not record the YAMNet" in old.warnings_[0]
+    prediction = old.predict_segments(genre_like(1, 4.0), 22050)
+    assert prediction.genre in GENRES

@@ -15,6 +15,7 @@ import librosa
 import numpy as np
 import pytest
 
+from core.atomic import file_sha256
 from core.encoders import musicnn as mn
 from core.errors import ParameterError
 
@@ -106,7 +107,7 @@ def test_shipped_record_matches_file() -> None:
     for name, (_folder, _file, _model_dir, tags) in mn.ENCODERS.items():
         path = mn.encoder_path(name)
         record = json.loads((path.parent / "encoder.json").read_text())
-        assert record["keras_sha256"] == mn.sha256_file(path)
+        assert record["keras_sha256"] == file_sha256(path)
         assert tuple(record["tags"]) == tags and len(tags) == 50
         assert record["outputs"] == mn.OUTPUT_DIMS
         assert "ISC" in record["source"]["licence"]

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.atomic import write_text_atomic  # noqa: E402
+from core.atomic import file_sha256, write_text_atomic  # noqa: E402
 from core.encoders.musicnn import (  # noqa: E402
     ENCODERS,
     ENCODERS_DIR,
@@ -51,7 +51,6 @@ from core.encoders.musicnn import (  # noqa: E402
     PATCH_FRAMES,
     build_musicnn,
     load_checkpoint_weights,
-    sha256_file,
 )
 
 PACKAGE = "musicnn"
@@ -114,7 +113,7 @@ def convert(wheel_path: Path, out_dir: Path, names: list[str]) -> list[dict]:
     """Convert the named encoders (``"msd"``, ``"mtt"``); return their ``encoder.json`` records."""
     import keras
 
-    wheel_sha = sha256_file(wheel_path)
+    wheel_sha = file_sha256(wheel_path)
     records = []
     rng = np.random.default_rng(0)
     probe = rng.normal(1.0, 1.0, size=(4, PATCH_FRAMES, N_MELS)).astype(np.float32)
@@ -168,7 +167,7 @@ def convert(wheel_path: Path, out_dir: Path, names: list[str]) -> list[dict]:
                 "outputs": {k: int(v.shape[-1]) for k, v in outs.items()},
                 "tags": list(tags),
                 "keras_file": filename,
-                "keras_sha256": sha256_file(target),
+                "keras_sha256": file_sha256(target),
                 "keras_bytes": target.stat().st_size,
                 "parameters": int(model.count_params()),
                 "keras_version": keras.__version__,

@@ -20,7 +20,6 @@ Pipeline (identical to the package's ``extractor.batch_data`` except where noted
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.atomic import file_sha256
 from core.errors import ModelError, ParameterError
 
 if TYPE_CHECKING:
@@ -382,15 +382,6 @@ def load_checkpoint_weights(model: keras.Model, checkpoint_prefix: str | Path) -
 # ------------------------------------------------------------------------------------- encoder
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class MusicnnEncoder:
     """A shipped musicnn ``.keras`` file, checksum-verified, with a thread-safe :meth:`embed`.
 
@@ -425,7 +416,7 @@ class MusicnnEncoder:
         expected = (expected_sha256 or record.get("keras_sha256") or "").lower()
         if not expected:
             raise EncoderIntegrityError(f"no recorded sha256 for {self.path}")
-        actual = sha256_file(self.path)
+        actual = file_sha256(self.path)
         if actual != expected:
             raise EncoderIntegrityError(
                 f"checksum mismatch for {self.path}: sha256 is {actual}, recorded {expected}; the file is "

@@ -31,7 +31,7 @@ from core.models.base import (
     featurize_encoded_dataset,
     segment_times,
 )
-from core.models.head import build_linear_head
+from core.models.head import build_linear_head, genre_key
 from core.resample import to_rate
 
 #: The pretrained encoder the mel-CNN uses by default (``assets/encoders/<name>/``).
@@ -60,14 +60,10 @@ MSD_GENRE_TAGS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _genre_key(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum()).removesuffix("music")
-
-
 def tag_genre_map(genres: list[str], tags: tuple[str, ...]) -> dict[str, list[int]]:
     """Tag indices for each genre (empty where musicnn's tags have none, e.g. classical)."""
     index = {tag: i for i, tag in enumerate(tags)}
-    return {g: [index[t] for t in MSD_GENRE_TAGS.get(_genre_key(g), ()) if t in index]
+    return {g: [index[t] for t in MSD_GENRE_TAGS.get(genre_key(g), ()) if t in index]
             for g in genres}
 
 
@@ -201,7 +197,7 @@ class MelCnn(GenreModel):
             return {"encoder": self.encoder, "encoder_identity": self.encoder_,
                     "embedding": list(EMBEDDING_OUTPUTS), "l2": self.l2,
                     "peak_normalize": self.peak_normalize, "zero_shot": self.is_zero_shot,
-                    "tag_map": self.tag_map_, "segment_seconds": 2.992}
+                    "tag_map": self.tag_map_}
         return {"features": self.params.to_dict(), "augment": self.use_augmentation}
 
     def check_encoder(self) -> None:

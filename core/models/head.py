@@ -1,8 +1,13 @@
-"""The classifier a pretrained encoder's heads share: one softmax layer on an embedding."""
+"""What the heads on pretrained encoders share: a linear probe, and genre-name matching."""
 
 from __future__ import annotations
 
 from typing import Any
+
+
+def genre_key(name: str) -> str:
+    """A genre or class name reduced for matching: ``"Hip hop music"`` and ``"hiphop"`` agree."""
+    return "".join(ch for ch in name.lower() if ch.isalnum()).removesuffix("music")
 
 
 def build_linear_head(input_shape: tuple[int, ...], n_classes: int, *, l2: float,

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from core.atomic import file_sha256
 from core.audio import segment_bounds
 from core.cache import FeatureCache
 from core.config import SEGMENT_SECONDS, YAMNET_SR
@@ -43,7 +44,7 @@ from core.datasets import Dataset
 from core.errors import ModelError
 from core.evaluation import aggregate_tracks
 from core.models.base import GenreModel, Rows, featurize_encoded_dataset
-from core.models.head import build_linear_head
+from core.models.head import build_linear_head, genre_key
 from core.resample import to_rate
 
 TFHUB_HANDLE = "https://tfhub.dev/google/yamnet/1"
@@ -108,14 +109,6 @@ def handle_location(handle: str) -> str:
     return handle
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 _IDENTITIES: dict[str, dict[str, str | None]] = {}
 
 
@@ -171,18 +164,14 @@ def check_encoder(trained_on: dict[str, Any] | None, handle: str) -> str | None:
     return None
 
 
-def _normalise(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum()).removesuffix("music")
-
-
 def genre_class_map(genres: list[str], class_names: list[str]) -> dict[str, list[int]]:
     """AudioSet class indices for each genre (empty list where YAMNet has no such class)."""
-    index = {_normalise(name): i for i, name in enumerate(class_names)}
+    index = {genre_key(name): i for i, name in enumerate(class_names)}
     mapping: dict[str, list[int]] = {}
     for genre in genres:
-        key = _normalise(genre)
+        key = genre_key(genre)
         names = GENRE_CLASSES.get(key, ())
-        ids = [index[_normalise(n)] for n in names if _normalise(n) in index]
+        ids = [index[genre_key(n)] for n in names if genre_key(n) in index]
         if not ids and key in index:
             ids = [index[key]]
         mapping[genre] = ids
@@ -511,13 +500,13 @@ class YamnetEmbedding(GenreModel):
         """
         scores = mean_frames(X)[:, EMBEDDING_DIM:].mean(axis=0)
         names = self.backend.class_names
-        index = {_normalise(n): i for i, n in enumerate(names)}
+        index = {genre_key(n): i for i, n in enumerate(names)}
         mapped = {i for ids in self.class_map_.values() for i in ids}
         if not mapped:
             return None
         best_in = max(float(scores[i]) for i in mapped)
         for family in DISTINCT_FAMILIES:
-            ids = [index[_normalise(n)] for n in GENRE_CLASSES[family] if _normalise(n) in index]
+            ids = [index[genre_key(n)] for n in GENRE_CLASSES[family] if genre_key(n) in index]
             if not ids or set(ids) & mapped:
                 continue
             best = max(ids, key=lambda i: scores[i])
