@@ -51,6 +51,18 @@ def _interval(ci: list[float] | None) -> str:
 
 def ensemble_row(folder: Path) -> dict[str, Any] | None:
     """The model set's fitted ensemble as a :func:`metrics_table` row (None without one)."""
+    entry = ensemble_entry(folder)
+    if entry is None:
+        return None
+    m = entry["metrics"]["track"]
+    return {"model": "ensemble", "family": "Ensemble (stacked)", "zero-shot": False,
+            "split": entry["info"]["split"]["name"], "test tracks": m["n"],
+            "accuracy": m["accuracy"], "95% CI": _interval(m.get("accuracy_ci")),
+            "macro-F1": m["macro_f1"], "ECE": m.get("ece"), "ROC-AUC": m.get("roc_auc_ovr")}
+
+
+def ensemble_entry(folder: Path) -> dict[str, Any] | None:
+    """The set's fitted ensemble shaped like :func:`load_saved`'s entries (None without one)."""
     from core.ensemble import Ensemble
     from core.errors import ModelError
 
@@ -60,12 +72,9 @@ def ensemble_row(folder: Path) -> dict[str, Any] | None:
         return None
     if ensemble is None or "track" not in ensemble.metrics:
         return None
-    m = ensemble.metrics["track"]
-    return {"model": "ensemble", "family": f"Ensemble (stacked: {ensemble.weights_text()})",
-            "zero-shot": False,
-            "split": ensemble.fitted_on.get("split", ""), "test tracks": m["n"],
-            "accuracy": m["accuracy"], "95% CI": _interval(m.get("accuracy_ci")),
-            "macro-F1": m["macro_f1"], "ECE": m.get("ece"), "ROC-AUC": m.get("roc_auc_ovr")}
+    return {"metadata": {"display_name": "Ensemble", "genres": ensemble.genres},
+            "metrics": {"track": ensemble.metrics["track"]},
+            "info": {"split": {"name": ensemble.fitted_on.get("split", "")}}, "folder": folder}
 
 
 def per_genre_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.DataFrame:

@@ -33,10 +33,16 @@ with guard("Reading the model cards"):
         row = ensemble_row(folder)
         if row is not None:
             table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+        columns = ["model", "family", "zero-shot", "split", "test tracks", "accuracy", "95% CI",
+                   "macro-F1", "ECE"]
+        if not table["zero-shot"].any():
+            columns.remove("zero-shot")
+        splits = table["split"].unique()
+        if len(splits) == 1:  # one test split for all: say it once
+            columns.remove("split")
+            st.caption(f"Test split of every model: {splits[0]}")
         st.dataframe(
-            table[["model", "family", "zero-shot", "split", "test tracks", "accuracy", "95% CI",
-                   "macro-F1", "ECE"]],
-            hide_index=True, width="stretch",
+            table[columns], hide_index=True, width="stretch",
             column_config={c: st.column_config.NumberColumn(format="%.3f")
                            for c in ("accuracy", "macro-F1", "ECE")})
         st.caption("Held-out test tracks only, split by track and artist; 95% bootstrap "

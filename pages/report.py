@@ -8,7 +8,7 @@ from core.registry import list_models
 from dashboard import figures
 from dashboard.report import BusinessCase, report_html
 from dashboard.resources import model_sets
-from dashboard.tables import load_saved, per_genre_table, top_confusions
+from dashboard.tables import ensemble_entry, load_saved, per_genre_table, top_confusions
 from dashboard.ui import guard
 
 st.title("Report")
@@ -17,6 +17,9 @@ saved = {}
 with guard("Reading saved models"):
     saved = {p.name: load_saved(p) for p in list_models(model_sets()[name])}
 scored = {k: v for k, v in saved.items() if v.get("metrics", {}).get("track")}
+ensemble = ensemble_entry(model_sets()[name])
+if ensemble is not None and scored:  # the answer users get, tested on the same files
+    scored["ensemble"] = ensemble
 if not scored:
     st.info("No evaluated models in this model set yet.")
     st.stop()

@@ -480,10 +480,12 @@ class YamnetEmbedding(GenreModel):
         return extras
 
     def heard(self, X: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
-        """YAMNet's top AudioSet classes over all rows of one waveform, with mean scores."""
+        """YAMNet's top AudioSet classes over all rows of one waveform, with mean scores
+        (the catch-all "Music" class left out: it tops nearly every song)."""
         scores = mean_frames(X)[:, EMBEDDING_DIM:].mean(axis=0)
         names = self.backend.class_names
-        return [(names[i], float(scores[i])) for i in np.argsort(scores)[::-1][:k]]
+        order = [i for i in np.argsort(scores)[::-1] if names[i] != "Music"]
+        return [(names[i], float(scores[i])) for i in order[:k]]
 
     def outside_genre(self, X: np.ndarray) -> tuple[str, float] | None:
         """The music YAMNet hears, when it is a genre family none of this model's genres covers.
