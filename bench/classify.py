@@ -71,7 +71,8 @@ def main(runs: int = 7) -> dict[str, object]:
     patch_ms = musicnn_patch_ms()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     total = summarise(times)
-    print(f"models: {', '.join(models)} (YAMNet handle: {handle or 'none'})")
+    print(f"models: {', '.join(models)} (YAMNet handle: {handle or 'bundled:yamnet-int8'}), "
+          f"ensemble: {prediction.ensemble_method}")
     print(f"end to end: median {total['median_s']:.2f} s, p95 {total['p95_s']:.2f} s "
           f"over {runs} runs")
     for name, values in per_model.items():

