@@ -27,7 +27,7 @@ with st.form("train_form"):
     families = st.multiselect("Models", ["mlp", "cnn", "yamnet"], default=["mlp", "cnn"],
                               format_func=model_label, key="train_models")
     c3, c4, c6, c5 = st.columns([2, 2, 2, 3])
-    split = c3.selectbox("Split", list(SPLIT_STRATEGIES), index=1,
+    split = c3.selectbox("Split", list(SPLIT_STRATEGIES), index=list(SPLIT_STRATEGIES).index("kfold"),
                          help="; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items()))
     epochs = c4.number_input("Max epochs (0 = default)", 0, 1000, 0, key="train_epochs",
                              help="Early stopping on validation tracks usually ends sooner. "

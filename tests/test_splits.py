@@ -14,6 +14,7 @@ from core.datasets.manifest import make_manifest
 from core.errors import DatasetError, ParameterError
 from core.splits import (
     Split,
+    balanced_group_split,
     check_no_leak,
     find_leaks,
     group_kfold,
@@ -110,13 +111,31 @@ def test_official_split():
         official_split(gtzan_segments(1))
 
 
-@pytest.mark.parametrize("strategy", ["random", "kfold", "fault-filtered", "artist-3fold"])
+@pytest.mark.parametrize("strategy", ["random", "balanced", "kfold", "fault-filtered",
+                                      "artist-3fold"])
 def test_make_split_every_strategy_on_gtzan_is_track_clean(strategy):
     dataset = gtzan_segments(2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         split = make_split(dataset, strategy, seed=3)
     _assert_clean(dataset, split, groups=not split.published)
+
+
+def test_balanced_split_gives_every_genre_its_share_where_few_artists_hold_it():
+    """GTZAN's first tracks of a genre come from a few artists: every genre still gets rows on
+    every side, near the target shares, and no artist straddles."""
+    dataset = gtzan_segments(1).subset(np.flatnonzero(
+        gtzan_segments(1).manifest["track_id"].str[-5:].astype(int) <= 40))
+    split = balanced_group_split(dataset, test_size=0.25, valid_size=0.15, seed=0)
+    _assert_clean(dataset, split)
+    labels = dataset.labels
+    for genre in range(len(dataset.genres)):
+        rows = np.flatnonzero(labels == genre)
+        shares = {side: np.isin(rows, getattr(split, side)).mean()
+                  for side in ("train", "valid", "test")}
+        assert shares["train"] >= 0.4 and shares["test"] >= 0.1 and shares["valid"] > 0, shares
+    with pytest.raises(ParameterError, match="test_size"):
+        balanced_group_split(dataset, test_size=0.8, valid_size=0.3)
 
 
 def test_leaks_are_refused():
