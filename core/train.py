@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.cache import FeatureCache
 from core.datasets import Dataset
-from core.ensemble import Ensemble
+from core.ensemble import Ensemble, fit_ensemble
 from core.errors import ModelError, ParameterError
-from core.evaluation import evaluate_segments
+from core.evaluation import aggregate_tracks, classification_metrics, evaluate_segments
 from core.models import FAMILIES, GenreModel, YamnetEmbedding
-from core.models.base import Progress
+from core.models.base import Progress, Rows, test_track_table
 from core.splits import Split
 
 
@@ -79,10 +80,8 @@ def evaluate_model(model: GenreModel, dataset: Dataset, rows: np.ndarray | None 
     if unknown:
         raise ModelError(f"{model.display_name} was trained on {', '.join(genres)}; the dataset "
                          f"also has {', '.join(unknown)}: evaluate on matching genres")
-    subset = dataset if rows is None else dataset.subset(rows)
-    features = model.featurize_dataset(subset, cache=cache, n_jobs=n_jobs, progress=False)
+    subset, features, proba = _predict_subset(model, dataset, rows, cache=cache, n_jobs=n_jobs)
     labels = np.array([genres.index(g) for g in subset.manifest["label"]])[features.track]
-    proba = model.predict_rows(features.X)
     metrics = evaluate_segments(proba, labels, features.track, genres)
     metrics["skipped_tracks"] = len(features.errors)
     return metrics
@@ -97,16 +96,20 @@ def predict_tracks(model: GenreModel, dataset: Dataset, rows: np.ndarray, *,
     ModelError
         The dataset has genres the model does not know.
     """
-    from core.evaluation import aggregate_tracks
-    from core.models.base import test_track_table
-
     if list(dataset.genres) != list(model.genres_ or []):
         raise ModelError(f"{model.display_name} answers {model.genres_}, the dataset has "
                          f"{dataset.genres}")
-    subset = dataset.subset(rows)
-    features = model.featurize_dataset(subset, cache=cache, n_jobs=1, progress=False)
-    tracks, proba = aggregate_tracks(model.predict_rows(features.X), features.track)
-    return test_track_table(subset, tracks, proba)
+    subset, features, proba = _predict_subset(model, dataset, rows, cache=cache)
+    tracks, track_proba = aggregate_tracks(proba, features.track)
+    return test_track_table(subset, tracks, track_proba)
+
+
+def _predict_subset(model: GenreModel, dataset: Dataset, rows: np.ndarray | None, *,
+                    cache: FeatureCache | None, n_jobs: int = 1) -> tuple[Dataset, Rows, np.ndarray]:
+    """The manifest ``rows`` (default: all), their input rows, and ``model``'s probabilities."""
+    subset = dataset if rows is None else dataset.subset(rows)
+    features = model.featurize_dataset(subset, cache=cache, n_jobs=n_jobs, progress=False)
+    return subset, features, model.predict_rows(features.X)
 
 
 def common_tracks(tables: dict[str, list[dict[str, Any]]]
@@ -160,22 +163,31 @@ def ensemble_from_tables(validation: dict[str, list[dict[str, Any]]],
     genres : list of str
         The genres of every model, in their output order.
     """
-    from core.ensemble import fit_ensemble
-    from core.evaluation import classification_metrics
-
     _, probas, truth = common_tracks(validation)
     labels = np.array([genres.index(g) for g in truth])
     ensemble = fit_ensemble(probas, labels, genres, fitted_on=fitted_on)
-    if not all(test.get(n) for n in validation):
-        return ensemble
-    paths, test_probas, truth = common_tracks({n: test[n] for n in validation})
+    if all(test.get(n) for n in validation):
+        ensemble.metrics = evaluate_ensemble(ensemble, {n: test[n] for n in validation})
+    return ensemble
+
+
+def evaluate_ensemble(ensemble: Ensemble, test: dict[str, list[dict[str, Any]]]
+                      ) -> dict[str, Any]:
+    """The ensemble and each member on the test tracks every member's table has.
+
+    Returns ``{}`` when they share none; else ``track`` (the ensemble's metrics), ``members``,
+    ``members_calibrated_ece``, ``best_member``, ``uncertain_share`` and
+    ``accuracy_when_confident``.
+    """
+    genres = ensemble.genres
+    paths, test_probas, truth = common_tracks(test)
     if not paths:
-        return ensemble
+        return {}
     y = np.array([genres.index(g) for g in truth])
     combined, _ = ensemble.combine(test_probas)
     members = {n: classification_metrics(y, p, genres) for n, p in test_probas.items()}
     confident = combined.max(axis=1) >= ensemble.threshold
-    ensemble.metrics = {
+    return {
         "track": classification_metrics(y, combined, genres),
         "members": members,
         "members_calibrated_ece": {
@@ -186,7 +198,6 @@ def ensemble_from_tables(validation: dict[str, list[dict[str, Any]]],
         "accuracy_when_confident": float((combined.argmax(axis=1) == y)[confident].mean())
         if confident.any() else None,
     }
-    return ensemble
 
 
 def save_set_ensemble(models: dict[str, GenreModel], out: str | os.PathLike[str], *, dataset: str,
@@ -196,8 +207,6 @@ def save_set_ensemble(models: dict[str, GenreModel], out: str | os.PathLike[str]
     Without enough validation predictions nothing is saved and the line says why (predictions
     then combine the models by their geometric mean).
     """
-    from pathlib import Path
-
     try:
         ensemble = fit_model_set_ensemble(models, fitted_on={"dataset": dataset, "split": split,
                                                              "side": "valid"})

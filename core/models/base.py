@@ -215,10 +215,14 @@ class GenreModel(ABC):
                     for candidate in self.candidates()]
             model, history, chosen = min(runs, key=lambda r: min(r[1]["val_loss"]))
             best_epochs = int(np.argmin(history["val_loss"])) + 1
-            # Validation tracks' predictions by a network that never trained on them (before any
-            # refit): what a model set's ensemble is calibrated and stacked on.
-            self.model_ = model
-            validation = self._track_predictions(dataset, rows, valid)
+            # Validation tracks' predictions by a network that never trained on them: what a
+            # model set's ensemble is calibrated and stacked on. Taken here when the final
+            # network will have seen them (refit) or is this one; a mean of members trained
+            # without refit is asked below instead.
+            validation = []
+            if self.refit or self.members == 1:
+                self.model_ = model
+                validation = self._track_predictions(dataset, rows, valid)
             if self.refit:
                 model = self._train_members(X, labels, train | valid, n_classes, chosen, report,
                                             epochs=best_epochs)

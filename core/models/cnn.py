@@ -15,6 +15,7 @@ Two kinds, one family:
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from core.models.base import (
     featurize_encoded_dataset,
     segment_times,
 )
-from core.models.head import build_linear_head, genre_key
+from core.models.head import build_linear_head, genre_key, zero_shot_proba
 from core.resample import to_rate
 
 #: The pretrained encoder the mel-CNN uses by default (``assets/encoders/<name>/``).
@@ -216,8 +217,6 @@ class MelCnn(GenreModel):
                 "Restore the encoder it names or retrain the head")
 
     def _cache_key(self) -> str:
-        import hashlib
-
         payload = f"musicnn|{self.backend.sha256}|{','.join(EMBEDDING_OUTPUTS)}|{self.peak_normalize}"
         return "musicnn-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -283,11 +282,8 @@ class MelCnn(GenreModel):
         genre), normalised over the genres."""
         from core.encoders.musicnn import OUTPUT_DIMS
 
-        tags = X[:, OUTPUT_DIMS["penultimate"]:]
-        scores = np.stack([tags[:, ids].max(axis=1) if ids else np.zeros(len(X))
-                           for ids in (self.tag_map_.get(g, []) for g in self.genres_ or [])],
-                          axis=1) + 1e-9
-        return scores / scores.sum(axis=1, keepdims=True)
+        return zero_shot_proba(X[:, OUTPUT_DIMS["penultimate"]:], self.tag_map_,
+                               list(self.genres_ or []), reduce="max")
 
     def describe(self, X: np.ndarray) -> dict[str, Any]:
         """Pretrained: the MSD tags musicnn heard most, and its zero-shot answer."""

@@ -4,10 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 def genre_key(name: str) -> str:
     """A genre or class name reduced for matching: ``"Hip hop music"`` and ``"hiphop"`` agree."""
     return "".join(ch for ch in name.lower() if ch.isalnum()).removesuffix("music")
+
+
+def zero_shot_proba(scores: np.ndarray, classes: dict[str, list[int]], genres: list[str], *,
+                    reduce: str) -> np.ndarray:
+    """Zero-shot genre probabilities from an encoder's class (or tag) scores.
+
+    Parameters
+    ----------
+    scores : np.ndarray [shape=(n_rows, n_classes)]
+    classes : dict of str to list of int
+        The encoder classes mapped to each genre (empty: the genre scores 0).
+    genres : list of str
+        Output order.
+    reduce : {"sum", "max"}
+        How a genre's classes combine: summed (YAMNet's exclusive AudioSet scores) or the
+        strongest (musicnn's overlapping tags).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_rows, len(genres))]
+        Rows normalised to sum to 1.
+    """
+    combine = np.sum if reduce == "sum" else np.max
+    per_genre = np.stack([combine(scores[:, ids], axis=1) if ids else np.zeros(len(scores))
+                          for ids in (classes.get(g, []) for g in genres)], axis=1) + 1e-9
+    return per_genre / per_genre.sum(axis=1, keepdims=True)
 
 
 def build_linear_head(input_shape: tuple[int, ...], n_classes: int, *, l2: float,

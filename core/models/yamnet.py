@@ -44,7 +44,7 @@ from core.datasets import Dataset
 from core.errors import ModelError
 from core.evaluation import aggregate_tracks
 from core.models.base import GenreModel, Rows, featurize_encoded_dataset
-from core.models.head import build_linear_head, genre_key
+from core.models.head import build_linear_head, genre_key, zero_shot_proba
 from core.resample import to_rate
 
 TFHUB_HANDLE = "https://tfhub.dev/google/yamnet/1"
@@ -473,31 +473,31 @@ class YamnetEmbedding(GenreModel):
 
     def zero_shot_rows(self, X: np.ndarray) -> np.ndarray:
         """Zero-shot probabilities of rows from YAMNet's AudioSet genre classes (head or not)."""
-        scores = mean_frames(X)[:, EMBEDDING_DIM:]
-        genre_scores = np.stack(
-            [scores[:, ids].sum(axis=1) if ids else np.zeros(len(X))
-             for ids in (self.class_map_[g] for g in self.genres_ or [])], axis=1)
-        genre_scores = genre_scores + 1e-9
-        return genre_scores / genre_scores.sum(axis=1, keepdims=True)
+        return zero_shot_proba(mean_frames(X)[:, EMBEDDING_DIM:], self.class_map_,
+                               list(self.genres_ or []), reduce="sum")
 
     def describe(self, X: np.ndarray) -> dict[str, Any]:
         """The AudioSet classes YAMNet heard, its zero-shot answer, and any outside genre."""
-        extras: dict[str, Any] = {"heard": self.heard(X)}
+        segment_scores = mean_frames(X)[:, EMBEDDING_DIM:]  # once for all three
+        track_scores = segment_scores.mean(axis=0)
+        extras: dict[str, Any] = {"heard": self.heard(track_scores)}
         if any(self.class_map_.values()):
-            extras["zero_shot"] = self.zero_shot_rows(X).mean(axis=0)
-            extras["outside_genre"] = self.outside_genre(X)
+            extras["zero_shot"] = zero_shot_proba(segment_scores, self.class_map_,
+                                                  list(self.genres_ or []), reduce="sum"
+                                                  ).mean(axis=0)
+            extras["outside_genre"] = self.outside_genre(track_scores)
         return extras
 
-    def heard(self, X: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
-        """YAMNet's top AudioSet classes over all rows of one waveform, with mean scores
-        (the catch-all "Music" class left out: it tops nearly every song)."""
-        scores = mean_frames(X)[:, EMBEDDING_DIM:].mean(axis=0)
+    def heard(self, scores: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+        """YAMNet's top AudioSet classes in a waveform's mean class ``scores`` (521,), the
+        catch-all "Music" class left out (it tops nearly every song)."""
         names = self.backend.class_names
         order = [i for i in np.argsort(scores)[::-1] if names[i] != "Music"]
         return [(names[i], float(scores[i])) for i in order[:k]]
 
-    def outside_genre(self, X: np.ndarray) -> tuple[str, float] | None:
-        """The music YAMNet hears, when it is a genre family none of this model's genres covers.
+    def outside_genre(self, scores: np.ndarray) -> tuple[str, float] | None:
+        """The music YAMNet hears in a waveform's mean class ``scores`` (521,), when it is a
+        genre family none of this model's genres covers.
 
         Only :data:`DISTINCT_FAMILIES` are considered (electronic music): families such as
         gospel, folk, funk or soul sound too much like blues, country, disco or pop to be told
@@ -509,7 +509,6 @@ class YamnetEmbedding(GenreModel):
                 ``(AudioSet display name, score)`` when a class of a distinct family none of the
             genres maps to scores above every class the genres map to, else None.
         """
-        scores = mean_frames(X)[:, EMBEDDING_DIM:].mean(axis=0)
         names = self.backend.class_names
         index = {genre_key(n): i for i, n in enumerate(names)}
         mapped = {i for ids in self.class_map_.values() for i in ids}
