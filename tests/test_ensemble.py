@@ -193,3 +193,4 @@ def test_a_stale_ensemble_falls_back_to_the_geometric_mean(tmp_path):
     loaded = load_models(tmp_path / "set")
     assert loaded.ensemble is None and "other versions of cnn" in loaded.errors["ensemble"]
     assert set(loaded.models) == {"mlp", "cnn", "yamnet"}
+
