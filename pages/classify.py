@@ -10,6 +10,12 @@ from dashboard.ui import guard, model_label
 
 st.title("Classify a song")
 limit_mb = st.get_option("server.maxUploadSize")
+uploads = st.file_uploader(
+    f"Upload songs ({', '.join(UPLOAD_TYPES)}; up to {limit_mb} MB each)",
+    type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads")
+recording = st.audio_input("...or record a clip with your microphone", key="recording")
+
+# The uploader is drawn first: a cold server takes a while to load the models.
 model_set = model_sets()[st.session_state.get("model_set", next(iter(model_sets())))]
 loaded = models_for(model_set, st.session_state.get("yamnet_handle") or None)
 for name, message in loaded.errors.items():
@@ -20,11 +26,6 @@ for name, model in loaded.models.items():
 if not loaded.models:
     st.error("No model could be loaded. Train one on the Train page or pick another model set.")
     st.stop()
-
-uploads = st.file_uploader(
-    f"Upload songs ({', '.join(UPLOAD_TYPES)}; up to {limit_mb} MB each)",
-    type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads")
-recording = st.audio_input("...or record a clip with your microphone", key="recording")
 
 items = []
 for upload in uploads or []:

@@ -74,7 +74,7 @@ def test_upload_on_classify_shows_every_model(server, tmp_path):
         page.locator("input[type=file]").first.set_input_files(str(clip))
         for label in ("MFCC-MLP", "mel-CNN", "YAMNet", "Ensemble"):
             page.locator("[data-testid=stMetricLabel]", has_text=label).first.wait_for(
-                timeout=120_000)
+                timeout=240_000)
         assert page.locator("[data-testid=stException]").count() == 0
         page.screenshot(path=str(tmp_path / "classify.png"), full_page=True)
         browser.close()
