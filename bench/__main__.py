@@ -1,7 +1,7 @@
 """``python -m bench`` (``make bench``): run every benchmark and write bench/results/*.json."""
 
-from bench import accuracy, classify, dashboard, extraction, features
+from bench import accuracy, classify, dashboard, extraction, features, tagging
 
-for module in (features, classify, extraction, dashboard, accuracy):
+for module in (features, classify, extraction, dashboard, accuracy, tagging):
     module.main()
     print()

@@ -13,15 +13,25 @@ from core.datasets import load_dataset
 from core.errors import GenreLabError, ModelError
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer of at least 1."""
+def int_at_least(minimum: int, text: str) -> int:
+    """An argparse value as an integer of at least ``minimum`` (else an argparse error)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    return int_at_least(1, text)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer of at least 0."""
+    return int_at_least(0, text)
 
 
 def _headline(metrics: dict[str, Any]) -> str:
@@ -60,6 +70,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             failed += 1
             print(f"error: {family}: {exc}", file=sys.stderr)
             continue
+        from core.provenance import record_training_tracks
+
+        record_training_tracks(Path(args.out) / family, dataset, split)  # for later evaluations
         print(f"{model.display_name} -> {Path(args.out) / family}: {_headline(model.metrics_)} "
               f"({model.info_['epochs_run']} epochs, {model.info_['train_seconds']:.1f} s)")
         if "zero_shot" in model.metrics_:
@@ -118,7 +131,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     results, failures = [], 0
     for file in args.files:
         try:
-            prediction = predict_audio(loaded.models, file, ensemble=loaded.ensemble)
+            if args.explain:  # the waveform is needed again for the explanations
+                from core.audio import load_audio
+                from core.config import FEATURE_SR
+                from core.explain import explain_prediction
+                from core.predict import predict_waveform
+
+                y = load_audio(file, sr=FEATURE_SR)
+                prediction = predict_waveform(loaded.models, y, FEATURE_SR,
+                                              ensemble=loaded.ensemble)
+                explained = explain_prediction(loaded.models, prediction, y, FEATURE_SR,
+                                               ensemble=loaded.ensemble)
+            else:
+                prediction = predict_audio(loaded.models, file, ensemble=loaded.ensemble)
         except GenreLabError as exc:
             failures += 1
             print(f"error: {exc}", file=sys.stderr)
@@ -126,6 +151,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for name, message in prediction.errors.items():
             print(f"warning: {name} failed on {Path(file).name}: {message}", file=sys.stderr)
         results.append(prediction.to_dict(file))
+        if args.explain:
+            results[-1]["explanations"] = {n: [e.to_dict() for e in found]
+                                           for n, found in explained.items()}
     if args.format == "json":
         print(json.dumps(results if len(args.files) > 1 else (results[0] if results else []),
                          indent=2))
@@ -137,6 +165,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             ens = result["ensemble"]
             tail = f" | ensemble={ens['verdict']} ({ens['confidence']:.2f})" if ens else ""
             print(f"{Path(result['file']).name}: " + ", ".join(cells) + tail)
+            for name, found in result.get("explanations", {}).items():
+                for explanation in found:
+                    print(f"  why ({name}): {explanation['summary']}")
     return 1 if failures else 0
 
 
@@ -178,5 +209,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default=None, help="folder of model folders (default: bundled)")
     handle_arg(p)
     p.add_argument("--format", choices=("json", "table"), default="table")
+    p.add_argument("--explain", action="store_true",
+                   help="also say why: the features (MFCC-MLP), spectrogram regions (mel-CNN) "
+                        "and tags (pretrained encoders) behind each answer, and each model's "
+                        "contribution to the ensemble's (a few seconds per song)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_predict)

@@ -38,3 +38,8 @@ class DatasetError(GenreLabError):
 
 class ModelError(GenreLabError):
     """A model is missing, corrupt, incompatible with the data, or could not be loaded."""
+
+
+class LibraryError(GenreLabError):
+    """A library cannot be tagged as asked: a missing folder, a tagging database that is busy,
+    unreadable or of another version, or tags that cannot be written or undone."""

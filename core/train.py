@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from core.errors import ModelError, ParameterError
 from core.evaluation import aggregate_tracks, classification_metrics, evaluate_segments
 from core.models import FAMILIES, GenreModel, YamnetEmbedding
 from core.models.base import Progress, Rows, test_track_table
-from core.splits import Split
+from core.splits import Split, check_no_leak, group_kfold
 
 
 def parse_families(text: str) -> list[str]:
@@ -148,6 +149,43 @@ def fit_model_set_ensemble(models: dict[str, GenreModel], *,
     return ensemble_from_tables({n: m.metrics_["validation_tracks"] for n, m in usable.items()},
                                 {n: m.metrics_.get("test_tracks") or [] for n, m in usable.items()},
                                 genres, fitted_on=fitted_on)
+
+
+def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dataset: Dataset,
+                       rows: np.ndarray, *, folds: int = 3, seed: int = 1
+                       ) -> dict[str, list[dict[str, Any]]]:
+    """Every model's predictions on every track in ``rows``, each by a model that never saw its
+    group: what an ensemble is fitted on when a single validation side is too small.
+
+    Parameters
+    ----------
+    fit_models : callable
+        Trains a fresh set of models on a split of ``dataset`` and returns them by name, each
+        with its predictions on the split's test tracks as ``metrics_["test_tracks"]`` (what
+        :meth:`~core.models.base.GenreModel.fit` leaves).
+    dataset : Dataset
+    rows : np.ndarray
+        Track indices to predict (e.g. an outer split's train + valid tracks; its test tracks
+        must not be among them).
+    folds, seed : int
+        Group k-fold over ``rows`` (``dataset``'s groups, checked for leaks); each fold's
+        validation side is 15% of its training groups.
+
+    Returns
+    -------
+    dict of str to list of dict
+        Per model, :func:`~core.models.base.test_track_table` rows for every track of ``rows``.
+    """
+    rows = np.sort(np.asarray(rows))
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for k, fold in enumerate(group_kfold(dataset.subset(rows), n_splits=folds, valid_size=0.15,
+                                         seed=seed)):
+        inner = Split(f"inner fold {k + 1}/{folds}", rows[fold.train], rows[fold.valid],
+                      rows[fold.test])
+        check_no_leak(dataset, inner)
+        for name, model in fit_models(inner).items():
+            tables.setdefault(name, []).extend(model.metrics_["test_tracks"])
+    return tables
 
 
 def ensemble_from_tables(validation: dict[str, list[dict[str, Any]]],

@@ -16,17 +16,23 @@ if str(ROOT) not in sys.path:  # `core` and `dashboard` import from the reposito
 import streamlit as st  # noqa: E402
 
 from dashboard.resources import model_sets  # noqa: E402
+from dashboard.ui import keep_widget_state  # noqa: E402
 
-st.set_page_config(page_title="GenreLab", page_icon=":material/music_note:", layout="wide")
+# A local file: a Material icon as page_icon makes the browser fetch it from Google's servers.
+st.set_page_config(page_title="GenreLab", page_icon=str(ROOT / "dashboard" / "static" / "genrelab.png"),
+                   layout="wide")
 
 PAGES = [
     st.Page("../pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("../pages/classify.py", title="Classify", icon=":material/headphones:"),
+    st.Page("../pages/library.py", title="Library", icon=":material/library_music:"),
     st.Page("../pages/compare.py", title="Compare models", icon=":material/bar_chart:"),
     st.Page("../pages/explore.py", title="Explore data", icon=":material/travel_explore:"),
     st.Page("../pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("../pages/report.py", title="Report", icon=":material/description:"),
 ]
+
+keep_widget_state()  # the Train form and Compare's choices survive a visit to another page
 
 with st.sidebar:
     sets = model_sets()

@@ -52,3 +52,24 @@ def folder_version(directory: Path) -> float:
 
 def models_for(directory: Path, yamnet_handle: str | None = None) -> ModelSet:
     return get_models(str(directory), yamnet_handle or None, folder_version(directory))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def explanations_for(key: str, _models: dict, _analysis: object, _ensemble: object = None
+                     ) -> dict:
+    """Explanations of one analysed upload (:func:`core.explain.explain_prediction`), computed
+    once per ``key`` (model set, YAMNet handle and the upload's content hash) and shared."""
+    from core.explain import explain_prediction
+
+    return explain_prediction(_models, _analysis.prediction, _analysis.y, _analysis.sr,  # type: ignore[attr-defined]
+                              ensemble=_ensemble)  # type: ignore[arg-type]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def song_card_for(key: str, _analysis: object, model_set: str, _explanations: dict | None,
+                  fmt: str, explained: bool | None = None) -> bytes:
+    """The song card of one upload (:func:`dashboard.song_card.song_card`), drawn once per
+    upload, model set, format and whether explanations are on it."""
+    from dashboard.song_card import song_card
+
+    return song_card(_analysis, model_set=model_set, explanations=_explanations, fmt=fmt)

@@ -26,6 +26,7 @@ def metrics_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.
         metrics = entry.get("metrics", {})
         info = entry.get("info", {})
         m = metrics.get(level, {})
+        inference = metrics.get("inference_ms_per_track")
         rows.append({
             "model": name,
             "family": entry["metadata"]["display_name"],
@@ -40,13 +41,50 @@ def metrics_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.
             "size (MB)": round(folder_size_mb(entry["folder"]), 2),
             "parameters": info.get("parameters", 0),
             "train time (s)": round(info.get("train_seconds", 0.0), 1),
-            "inference (ms/clip)": round(metrics.get("inference_ms_per_track", float("nan")), 1),
+            "inference (ms/clip)": None if inference is None else round(inference, 1),
         })
     return pd.DataFrame(rows)
 
 
+def display_table(table: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """:func:`metrics_table` for reading: display names, accuracy with its interval in one
+    cell, 3 decimals, and "n/a" (never "None" or "nan") where a number is missing."""
+    from dashboard.palette import display_name
+
+    shown = table.copy()
+    shown["model"] = [display_name(m) for m in shown["model"]]
+    if "accuracy" in shown and "95% CI" in shown:
+        shown["accuracy"] = [
+            "n/a" if pd.isna(a) else f"{a:.3f}" + (f" ({ci})" if ci else "")
+            for a, ci in zip(shown["accuracy"], shown["95% CI"], strict=True)]
+        shown = shown.rename(columns={"accuracy": "accuracy (95% CI)"}).drop(columns="95% CI")
+    for column in ("macro-F1", "ECE", "ROC-AUC"):
+        if column in shown:
+            shown[column] = ["n/a" if v is None or pd.isna(v) else f"{v:.3f}" for v in shown[column]]
+    for column in shown.columns:
+        if shown[column].dtype == object:
+            values = ["n/a" if v is None or (isinstance(v, float) and pd.isna(v)) else v
+                      for v in shown[column]]
+            if "n/a" in values and any(not isinstance(v, str) for v in values):
+                values = [v if isinstance(v, str) else f"{v:g}" for v in values]
+            shown[column] = values
+        elif shown[column].isna().any():  # one type per column: all text then
+            shown[column] = ["n/a" if pd.isna(v) else f"{v:g}" for v in shown[column]]
+    if columns is not None:
+        shown = shown[[("accuracy (95% CI)" if c == "accuracy" else c) for c in columns
+                       if c != "95% CI" and ("accuracy (95% CI)" if c == "accuracy" else c) in shown]]
+    return shown
+
+
 def _interval(ci: list[float] | None) -> str:
     return "" if not ci else f"{ci[0]:.2f}-{ci[1]:.2f}"
+
+
+def percent_ci(metrics: dict[str, Any]) -> str:
+    """``"62% (95% CI 54-70%)"`` for a metrics dict with ``accuracy`` (and ``accuracy_ci``)."""
+    text = f"{metrics['accuracy']:.0%}"
+    ci = metrics.get("accuracy_ci")
+    return text + (f" (95% CI {ci[0]:.0%}-{ci[1]:.0%})" if ci else "")
 
 
 def ensemble_row(folder: Path) -> dict[str, Any] | None:
@@ -72,9 +110,17 @@ def ensemble_entry(folder: Path) -> dict[str, Any] | None:
         return None
     if ensemble is None or "track" not in ensemble.metrics:
         return None
-    return {"metadata": {"display_name": "Ensemble", "genres": ensemble.genres},
-            "metrics": {"track": ensemble.metrics["track"]},
-            "info": {"split": {"name": ensemble.fitted_on.get("split", "")}}, "folder": folder}
+    from core.provenance import test_keys
+    from core.registry import read_metrics
+
+    members = [test_keys(read_metrics(folder / m).get("metrics", {})) for m in ensemble.models]
+    common = set.intersection(*members) if members and all(members) else set()
+    entry = {"metadata": {"display_name": "Ensemble", "genres": ensemble.genres},
+             "metrics": {"track": ensemble.metrics["track"]},
+             "info": {"split": {"name": ensemble.fitted_on.get("split", "")}}, "folder": folder}
+    if common:  # tested on the test tracks every member has
+        entry["test_keys"] = frozenset(common)
+    return entry
 
 
 def per_genre_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.DataFrame:
@@ -87,15 +133,35 @@ def per_genre_table(saved: dict[str, dict[str, Any]], level: str = "track") -> p
     return pd.DataFrame(rows, columns=["model", "genre", "precision", "recall", "f1", "support"])
 
 
-def top_confusions(matrix: list[list[int]], genres: list[str], k: int = 3) -> list[tuple[str, str, float]]:
-    """The ``k`` largest off-diagonal shares: (true genre, predicted genre, share of true genre)."""
+def top_confusions(matrix: list[list[int]], genres: list[str], k: int = 3
+                   ) -> list[tuple[str, str, float, int, int]]:
+    """The ``k`` largest off-diagonal shares: (true genre, predicted genre, share of the true
+    genre's songs, how many songs, of how many)."""
     pairs = []
     for i, row in enumerate(matrix):
         total = sum(row)
         for j, count in enumerate(row):
             if i != j and count and total:
-                pairs.append((genres[i], genres[j], count / total))
-    return sorted(pairs, key=lambda p: p[2], reverse=True)[:k]
+                pairs.append((genres[i], genres[j], count / total, int(count), int(total)))
+    return sorted(pairs, key=lambda p: (p[2], p[3]), reverse=True)[:k]
+
+
+def tested_on(entry: dict[str, Any], level: str = "track") -> frozenset[Any]:
+    """What a saved (or re-evaluated) model was tested on, comparable between models."""
+    from core.provenance import signature
+
+    if entry.get("test_keys"):
+        return frozenset(entry["test_keys"])
+    return signature(entry.get("metrics", {}),
+                     entry.get("info", {}).get("split", {}).get("name", ""))
+
+
+def tested_alike(saved: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Models grouped by the test tracks they were tested on, the largest group first."""
+    groups: dict[frozenset[Any], list[str]] = {}
+    for name, entry in saved.items():
+        groups.setdefault(tested_on(entry), []).append(name)
+    return sorted(groups.values(), key=len, reverse=True)
 
 
 def mistakes(entry: dict[str, Any]) -> pd.DataFrame:
@@ -107,33 +173,65 @@ def mistakes(entry: dict[str, Any]) -> pd.DataFrame:
     return wrong.sort_values("confidence", ascending=False).reset_index(drop=True)
 
 
+HELD_OUT = "held-out tracks"
+
+
 def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, split: str | None,
                    fold: int, seed: int, yamnet_handle: str | None) -> dict[str, Any]:
-    """Evaluate saved models on a dataset's test split (or all its tracks), one by one.
+    """Evaluate saved models on a dataset's tracks they never trained on, one by one.
 
-    Returns ``{"label": ..., "metrics": {model: metrics}, "errors": {model: message}}``; a model
-    that cannot be evaluated (other genres, YAMNet unreachable...) is reported, not fatal.
+    ``split`` None takes every track of the dataset, else that split's test side; either way,
+    tracks a model trained on are left out of its evaluation (:func:`core.provenance.held_out_rows`).
+
+    Returns ``{"label", "labels": {model: label}, "metrics": {model: metrics}, "errors":
+    {model: message}, "warnings": {model: message}, "keys": {model: tracks}}``; a model that
+    cannot be evaluated (other genres, YAMNet unreachable, no unseen tracks...) is reported,
+    not fatal.
     """
     from core.cache import FeatureCache
     from core.datasets import load_dataset
     from core.errors import GenreLabError
+    from core.provenance import held_out_rows, track_key
     from core.registry import load_model
     from core.splits import make_split
     from core.train import evaluate_model
 
     dataset = load_dataset(data, layout)
+    m = dataset.manifest
     rows = None
-    label = f"all of {dataset.name}"
+    label = f"{dataset.name}, tracks each model never trained on"
     if split is not None:
         chosen = make_split(dataset, split, seed=seed, fold=fold)
         rows, label = chosen.test, f"{dataset.name}, {chosen.name} test tracks"
-    out: dict[str, Any] = {"label": label, "metrics": {}, "errors": {}}
+    out: dict[str, Any] = {"label": label, "labels": {}, "metrics": {}, "errors": {},
+                           "warnings": {}, "keys": {}}
     for name, entry in saved.items():
+        held = held_out_rows(m, model_dir=entry.get("folder"), metrics=entry.get("metrics", {}),
+                             rows=rows)
+        total = len(held.rows) + held.excluded
+        if not len(held.rows):
+            out["errors"][name] = (f"it trained on all {total} of these tracks of {dataset.name}; "
+                                   "nothing is left to test it on")
+            continue
+        if held.known == "unknown":
+            out["warnings"][name] = (
+                f"cannot tell which of these {total} tracks {name} trained on (its folder "
+                "records no training tracks and none of them is among its saved test tracks); "
+                "if this dataset overlaps its training data, its numbers are too good")
+        elif held.excluded:
+            how = ("its recorded training tracks" if held.known == "recorded"
+                   else "not among its saved test tracks, so possibly trained on")
+            out["warnings"][name] = (f"{held.excluded} of {total} tracks left out ({how}); "
+                                     f"tested on the other {len(held.rows)}")
         try:
             model = load_model(entry["folder"], yamnet_handle=yamnet_handle)
-            out["metrics"][name] = evaluate_model(model, dataset, rows, cache=FeatureCache())
+            out["metrics"][name] = evaluate_model(model, dataset, held.rows, cache=FeatureCache())
         except GenreLabError as exc:
             out["errors"][name] = str(exc)
+            continue
+        out["labels"][name] = f"{label} ({len(held.rows)} of {total})"
+        out["keys"][name] = frozenset(track_key(m["label"].iloc[r], m["track_id"].iloc[r],
+                                                m["path"].iloc[r]) for r in held.rows)
     return out
 
 
@@ -143,6 +241,9 @@ def with_evaluation(saved: dict[str, dict[str, Any]], evaluation: dict[str, Any]
     replaced = {}
     for name, entry in saved.items():
         if name in evaluation["metrics"]:
-            info = {**entry.get("info", {}), "split": {"name": evaluation["label"]}}
+            label = evaluation.get("labels", {}).get(name, evaluation["label"])
+            info = {**entry.get("info", {}), "split": {"name": label}}
             replaced[name] = {**entry, "metrics": evaluation["metrics"][name], "info": info}
+            if name in evaluation.get("keys", {}):
+                replaced[name]["test_keys"] = evaluation["keys"][name]
     return replaced

@@ -12,8 +12,13 @@ from typing import Any
 from core.cache import FeatureCache
 from core.datasets import load_dataset
 from core.errors import GenreLabError
+from core.provenance import record_training_tracks
 from core.splits import make_split
 from core.train import save_set_ensemble, train_family
+
+
+class TrainingCancelled(GenreLabError):
+    """The user cancelled a training run."""
 
 
 @dataclass
@@ -35,6 +40,10 @@ class TrainingJob:
     error: str | None = None
     started: float = field(default_factory=time.time)
     finished: float | None = None
+    #: When each family started (for the time estimate) and which fit it is in (1, 2 ...).
+    family_started: dict[str, float] = field(default_factory=dict)
+    phase: dict[str, int] = field(default_factory=dict)
+    cancelled: bool = False
     _thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
@@ -47,8 +56,31 @@ class TrainingJob:
         self._thread.start()
         return self
 
+    def cancel(self) -> None:
+        """Ask the run to stop: it ends at the next progress report (the next epoch)."""
+        self.cancelled = True
+
+    def estimate(self, family: str) -> float | None:
+        """Seconds left for ``family``'s current fit, from its pace so far (None: too early)."""
+        fraction = self.progress.get(family, 0.0)
+        started = self.family_started.get(family)
+        if started is None or not 0.05 <= fraction < 1.0 or family in self.results:
+            return None
+        return (time.time() - started) * (1 - fraction) / fraction
+
     def _report(self, family: str) -> Any:
         def report(fraction: float, message: str) -> None:
+            if self.cancelled:
+                raise TrainingCancelled("cancelled by the user")
+            previous = self.progress.get(family, 0.0)
+            if fraction < previous and "epoch" in message:  # a new fit starts over at epoch 1
+                self.phase[family] = self.phase.get(family, 1) + 1
+                self.family_started[family] = time.time()
+            if self.phase.get(family, 1) > 1 and "epoch" in message:
+                message += (" (final fit on training + validation tracks, with the settings "
+                            "chosen on validation)")
+            elif fraction == 0.0 and "computing inputs" in message:
+                message += " (features are cached: the next run starts faster)"
             self.progress[family] = fraction
             self.messages[family] = message
         return report
@@ -59,13 +91,18 @@ class TrainingJob:
             split = make_split(dataset, self.split, seed=self.seed)
             trained = {}
             for family in self.families:
+                if self.cancelled:
+                    self.results[family] = "failed: cancelled before it started"
+                    continue
                 self.progress[family] = 0.0
+                self.family_started[family] = time.time()
                 try:
                     model = train_family(family, dataset, split, self.out / family,
                                          seed=self.seed, epochs=self.epochs,
                                          members=self.members,
                                          yamnet_handle=self.yamnet_handle,
                                          cache=FeatureCache(), progress=self._report(family))
+                    record_training_tracks(self.out / family, dataset, split)
                     trained[family] = model
                     acc = model.metrics_.get("track", {}).get("accuracy")
                     self.results[family] = ("trained" + (f", test accuracy {acc:.1%}"
@@ -73,7 +110,7 @@ class TrainingJob:
                 except GenreLabError as exc:
                     self.results[family] = f"failed: {exc}"
                 self.progress[family] = 1.0
-            if len(trained) > 1:
+            if len(trained) > 1 and not self.cancelled:
                 self.results["ensemble"] = save_set_ensemble(trained, self.out, dataset=dataset.name,
                                                              split=split.name)
         except GenreLabError as exc:

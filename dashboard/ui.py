@@ -12,6 +12,26 @@ from core.errors import GenreLabError
 
 log = logging.getLogger("genrelab.dashboard")
 
+#: Widget values kept when the user switches pages and comes back (forms and choices; not
+#: buttons, uploads or choices whose options change between visits).
+KEPT_WIDGETS = ("train_data", "train_layout", "train_models", "train_split", "train_epochs",
+                "train_members", "train_name", "compare_data", "compare_layout", "compare_split",
+                "compare_fold", "compare_seed", "compare_level", "compare_normalise",
+                "report_currency", "report_songs_per_year", "report_human_seconds",
+                "report_human_cost", "report_machine_cost")
+
+
+def keep_widget_state(keys: tuple[str, ...] = KEPT_WIDGETS) -> None:
+    """Keep the values of widgets that another page does not draw (call on every run).
+
+    Streamlit deletes a widget's value at the end of a run that did not draw it; copying the
+    value onto itself turns it into ordinary session state, which survives, and the widget
+    picks it up again when its page is drawn.
+    """
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
 
 @contextlib.contextmanager
 def guard(action: str) -> Iterator[None]:
@@ -31,4 +51,7 @@ def guard(action: str) -> Iterator[None]:
 
 
 def model_label(name: str) -> str:
-    return {"mlp": "MFCC-MLP", "cnn": "mel-CNN", "yamnet": "YAMNet"}.get(name, name)
+    """A model's display name (see :mod:`dashboard.palette`)."""
+    from dashboard.palette import display_name
+
+    return display_name(name)

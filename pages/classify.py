@@ -5,11 +5,43 @@ import streamlit as st
 from core.errors import GenreLabError
 from dashboard import figures
 from dashboard.classify import UPLOAD_TYPES, analyse, results_table, top_k, upload_key
-from dashboard.resources import model_sets, models_for
+from dashboard.palette import readable
+from dashboard.resources import explanations_for, model_sets, models_for, song_card_for
 from dashboard.ui import guard, model_label
+
+
+def show_explanations(found: dict, analysis: object) -> None:
+    """Each model's explanation: its sentence, then its evidence as a chart or a list."""
+    names = [n for n in found if n != "ensemble"] + (["ensemble"] if "ensemble" in found else [])
+    for name in names:
+        for ex in found[name]:
+            st.markdown(f"**{model_label(name)}** · {readable(ex.summary, found)}")
+            if ex.kind == "features":
+                st.plotly_chart(figures.feature_pushes(
+                    ex.items, genre=ex.genre,
+                    title=f"{model_label(name)}: what pushed it towards {ex.genre}"),
+                    theme="streamlit", key=f"explain_{name}_features")
+            elif ex.kind == "regions":
+                fig = figures.spectrogram(analysis.spectrogram, sr=analysis.sr,  # type: ignore[attr-defined]
+                                          hop_length=analysis.spectrogram_hop,  # type: ignore[attr-defined]
+                                          title=f"{model_label(name)} heard {ex.genre}")
+                st.plotly_chart(figures.occlusion_regions(fig, ex.items), theme="streamlit",
+                                key=f"explain_{name}_regions")
+            elif ex.kind == "contributions" and ex.items:
+                st.plotly_chart(figures.contributions(ex.items, genre=ex.genre,
+                                                      runner_up=ex.items[0]["runner_up"]),
+                                theme="streamlit", key="explain_ensemble")
+                st.caption("Bars to the right pushed the ensemble towards its answer, bars to "
+                           "the left towards the runner-up; their sum is how far apart the two "
+                           "are (weights learnt on validation songs).")
+
 
 st.title("Classify a song")
 limit_mb = st.get_option("server.maxUploadSize")
+# A page switch drops the uploader's files (Streamlit forgets widgets it did not draw); the
+# songs are kept in the session, so coming back shows them again. The widget's key is absent
+# only after such a switch: an emptied uploader still has its (empty) state.
+came_back = "uploads" not in st.session_state and "recording" not in st.session_state
 uploads = st.file_uploader(
     f"Upload songs ({', '.join(UPLOAD_TYPES)}; up to {limit_mb} MB each)",
     type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads")
@@ -28,6 +60,7 @@ if not loaded.models:
     st.stop()
 
 items = []
+kept = st.session_state.setdefault("classify_files", [])
 for upload in uploads or []:
     if upload.size > limit_mb * 1024 * 1024:
         st.error(f"{upload.name}: {upload.size / 1e6:.0f} MB is over the upload limit of "
@@ -36,6 +69,16 @@ for upload in uploads or []:
         items.append((upload.name, upload.getvalue()))
 if recording is not None:
     items.append(("recording.wav", recording.getvalue()))
+if items or not came_back:
+    st.session_state["classify_files"] = items
+elif kept:
+    items = list(kept)
+    c1, c2 = st.columns([4, 1])
+    c1.caption(f"Showing the {len(items)} song{'s' if len(items) != 1 else ''} you added before "
+               f"({', '.join(n for n, _ in items)}); upload again to replace them.")
+    if c2.button("Clear songs", key="classify_clear"):
+        st.session_state["classify_files"] = []
+        st.rerun()
 if not items:
     st.info("Upload one or more songs to see how each model hears them. Every model predicts "
             "3-second (mel-CNN, YAMNet) or 30-second (MFCC-MLP) segments; a song's genre is the "
@@ -44,6 +87,7 @@ if not items:
 
 results = st.session_state.setdefault("analyses", {})
 analyses = []
+failed = 0
 progress = st.progress(0.0, text="Classifying...") if len(items) > 1 else None
 for i, (name, data) in enumerate(items):
     key = f"{model_set}|{st.session_state.get('yamnet_handle')}|{upload_key(name, data)}"
@@ -52,11 +96,16 @@ for i, (name, data) in enumerate(items):
             with st.spinner(f"Classifying {name}..."):
                 results[key] = analyse(loaded.models, name, data, ensemble=loaded.ensemble)
         except GenreLabError as exc:
-            st.error(f"{name}: {exc}")
-            continue
-    analyses.append(results[key])
+            message = str(exc)  # audio errors already start with the file's name
+            st.error(message if message.startswith(name) else f"{name}: {message}")
+            failed += 1
+    if key in results:
+        analyses.append(results[key])
     if progress is not None:
-        progress.progress((i + 1) / len(items), text=f"Classified {i + 1} of {len(items)}")
+        text = f"Classified {len(analyses)} of {len(items)}"
+        if failed:
+            text += f"; {failed} could not be read (see above)"
+        progress.progress((i + 1) / len(items), text=text)
 if not analyses:
     st.stop()
 
@@ -109,6 +158,36 @@ with guard("Showing the predictions"):
     if prediction.ensemble is not None:
         probabilities["Ensemble"] = dict(zip(prediction.genres, prediction.ensemble, strict=True))
     st.plotly_chart(figures.model_probabilities(probabilities, top_k=5), theme="streamlit")
+
+st.subheader("Why this genre")
+explain_key = f"{model_set}|{st.session_state.get('yamnet_handle')}|{analysis.key}"
+explained = st.session_state.setdefault("explanations", {})
+if explain_key not in explained:
+    st.caption("Which sounds, regions of the spectrogram and tags drove each model, and how "
+               "much each model moved the ensemble. Takes a few seconds.")
+    if st.button("Explain the answers", key="classify_explain", icon=":material/lightbulb:"):
+        with guard("Explaining the answers"), st.spinner("Explaining..."):
+            explained[explain_key] = explanations_for(explain_key, loaded.models, analysis,
+                                                      loaded.ensemble)
+        st.rerun()  # draw the page again without the button
+if explain_key in explained:
+    with guard("Showing the explanations"):
+        show_explanations(explained[explain_key], analysis)
+
+with guard("Making the song card"):
+    card_name = analysis.name.rsplit(".", 1)[0] + "-genrelab"
+    set_name = st.session_state.get("model_set", "")
+    c1, c2, c3 = st.columns([1, 1, 3])
+    c1.download_button("Song card (PNG)", song_card_for(explain_key, analysis, set_name,
+                                                        explained.get(explain_key), "png",
+                                                        explain_key in explained),
+                       f"{card_name}.png", "image/png", key="classify_card_png")
+    c2.download_button("Song card (PDF)", song_card_for(explain_key, analysis, set_name,
+                                                        explained.get(explain_key), "pdf",
+                                                        explain_key in explained),
+                       f"{card_name}.pdf", "application/pdf", key="classify_card_pdf")
+    c3.caption("One page to hand on: every model's answer, the probabilities, the genres along "
+               "the song and, once computed, the explanations.")
 
 with guard("Drawing the audio"):
     left, right = st.columns(2)

@@ -8,13 +8,17 @@ from core.datasets import LAYOUTS
 from core.registry import list_models
 from core.splits import SPLIT_STRATEGIES
 from dashboard import figures
+from dashboard.palette import display_name
 from dashboard.resources import model_sets
 from dashboard.tables import (
+    HELD_OUT,
+    display_table,
     evaluate_saved,
     load_saved,
     metrics_table,
     mistakes,
     per_genre_table,
+    tested_alike,
     with_evaluation,
 )
 from dashboard.ui import guard
@@ -33,7 +37,8 @@ with guard("Reading saved models"):
 if not saved:
     st.info("Choose at least one model set with saved models.")
     st.stop()
-picked = st.multiselect("Models", list(saved), default=list(saved), key="compare_models")
+picked = st.multiselect("Models", list(saved), default=list(saved), key="compare_models",
+                        format_func=display_name)
 saved = {k: v for k, v in saved.items() if k in picked}
 if not saved:
     st.stop()
@@ -44,7 +49,10 @@ with st.expander("Evaluate these models on another dataset or split"):
         data = c1.text_input("Dataset folder or feature table", key="compare_data")
         layout = c2.selectbox("Layout", list(LAYOUTS), key="compare_layout")
         c3, c4, c5 = st.columns(3)
-        split = c3.selectbox("Test on", ["all tracks", *SPLIT_STRATEGIES], key="compare_split")
+        split = c3.selectbox("Test on", [HELD_OUT, *SPLIT_STRATEGIES], key="compare_split",
+                             help="Held-out tracks: every track of the dataset that a model did "
+                                  "not train on. A split: its test side, again without any track "
+                                  "a model trained on.")
         fold = c4.number_input("Fold", 0, 9, 0, key="compare_fold")
         seed = c5.number_input("Seed", 0, 10_000, 0, key="compare_seed")
         run = st.form_submit_button("Evaluate")
@@ -52,12 +60,14 @@ with st.expander("Evaluate these models on another dataset or split"):
         with guard("Evaluating"), st.spinner("Computing features and predictions..."):
             handle = st.session_state.get("yamnet_handle") or None
             st.session_state["compare_evaluation"] = evaluate_saved(
-                saved, data, layout, None if split == "all tracks" else split, int(fold),
+                saved, data, layout, None if split == HELD_OUT else split, int(fold),
                 int(seed), handle)
     evaluation = st.session_state.get("compare_evaluation")
     if evaluation:
         for name, message in evaluation["errors"].items():
-            st.warning(f"{name}: {message}")
+            st.warning(f"{display_name(name)} cannot be evaluated: {message}")
+        for name, message in evaluation.get("warnings", {}).items():
+            st.warning(f"{display_name(name)}: {message}", icon=":material/warning:")
         st.toggle(f"Show results on {evaluation['label']} instead of each model's own test split",
                   value=True, key="compare_use_evaluation")
 evaluation = st.session_state.get("compare_evaluation")
@@ -67,32 +77,47 @@ if evaluation and st.session_state.get("compare_use_evaluation"):
         st.info(f"None of the chosen models could be evaluated on {evaluation['label']} "
                 "(see the warnings above); switch the toggle off to see their own test results.")
         st.stop()
-splits = sorted({e.get("info", {}).get("split", {}).get("name", "?") for e in saved.values()})
-if len(splits) > 1:
-    st.warning(f"These models were tested on different splits ({', '.join(splits)}): compare "
-               "their numbers with care.")
+groups = tested_alike(saved)
+if len(groups) > 1:
+    described = "; ".join(
+        " and ".join(display_name(n) for n in group) + " on "
+        + saved[group[0]].get("info", {}).get("split", {}).get("name", "?")
+        + f" ({saved[group[0]].get('metrics', {}).get('track', {}).get('n', '?')} tracks)"
+        for group in groups)
+    st.warning(f"These models were tested on different tracks ({described}): their numbers are "
+               "not directly comparable.", icon=":material/warning:")
 level = st.radio("Level", ["track", "segment"], horizontal=True, key="compare_level",
                  help="Track level averages each track's segment probabilities.")
 
 st.subheader("Summary")
-st.dataframe(metrics_table(saved, level), hide_index=True, width="stretch",
-             column_config={c: st.column_config.NumberColumn(format="%.3f")
-                            for c in ("accuracy", "macro-F1", "ECE", "ROC-AUC")})
+st.dataframe(display_table(metrics_table(saved, level),
+                           ["model", "split", "test tracks", "accuracy", "macro-F1", "ECE",
+                            "ROC-AUC", "size (MB)", "parameters", "train time (s)",
+                            "inference (ms/clip)"]),
+             hide_index=True, width="stretch",
+             column_config={"split": st.column_config.TextColumn(width="medium"),
+                            "parameters": st.column_config.NumberColumn(format="localized")})
+st.caption("Accuracy at track level unless chosen otherwise, with its 95% bootstrap interval "
+           "over the test tracks; ECE: expected calibration error (0 = confidence matches how "
+           "often the model is right); n/a: not measured for that model.")
 
 with guard("Drawing per-genre accuracy"):
     st.plotly_chart(figures.per_genre_accuracy(per_genre_table(saved, level)), theme="streamlit")
 
-st.subheader("Confusion matrices")
-normalise = st.toggle("Normalise rows", value=True, key="compare_normalise")
-columns = st.columns(min(3, len(saved)))
-for i, (name, entry) in enumerate(saved.items()):
-    metrics = entry.get("metrics", {}).get(level)
-    with columns[i % len(columns)], guard(f"Drawing {name}'s confusion matrix"):
-        if metrics:
-            st.plotly_chart(figures.confusion(metrics["confusion"], entry["metadata"]["genres"],
-                                              normalise=normalise, title=name), theme="streamlit")
-        else:
-            st.caption(f"{name}: no saved test metrics")
+st.subheader("Confusion matrix")
+c1, c2 = st.columns([3, 1])
+shown = c1.selectbox("Model", list(saved), key="compare_confusion_model", format_func=display_name)
+normalise = c2.toggle("Normalise rows", value=True, key="compare_normalise")
+entry = saved[shown]
+metrics = entry.get("metrics", {}).get(level)
+with guard(f"Drawing {display_name(shown)}'s confusion matrix"):
+    if metrics:
+        st.plotly_chart(figures.confusion(
+            metrics["confusion"], entry["metadata"]["genres"], normalise=normalise,
+            title=f"{display_name(shown)}: true genre against predicted "
+                  f"({'share of each row' if normalise else 'songs'})"), theme="streamlit")
+    else:
+        st.caption(f"{display_name(shown)}: no saved test metrics")
 
 histories = {n: e.get("history", {}) for n, e in saved.items() if e.get("history")}
 if histories:
@@ -100,7 +125,7 @@ if histories:
         st.plotly_chart(figures.training_curves(histories), theme="streamlit")
 
 st.subheader("Test clips a model gets wrong")
-name = st.selectbox("Model", list(saved), key="compare_mistakes_model")
+name = st.selectbox("Model", list(saved), key="compare_mistakes_model", format_func=display_name)
 wrong = mistakes(saved[name])
 if wrong.empty:
     st.caption("No per-track test predictions were saved for this model.")

@@ -5,7 +5,14 @@ import streamlit as st
 
 from core.registry import list_models
 from dashboard.resources import model_sets
-from dashboard.tables import ensemble_row, load_saved, metrics_table
+from dashboard.tables import (
+    display_table,
+    ensemble_entry,
+    ensemble_row,
+    load_saved,
+    metrics_table,
+    tested_alike,
+)
 from dashboard.ui import guard
 
 st.title("GenreLab")
@@ -33,18 +40,21 @@ with guard("Reading the model cards"):
         row = ensemble_row(folder)
         if row is not None:
             table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
-        columns = ["model", "family", "zero-shot", "split", "test tracks", "accuracy", "95% CI",
+        columns = ["model", "zero-shot", "split", "test tracks", "accuracy", "95% CI",
                    "macro-F1", "ECE"]
         if not table["zero-shot"].any():
             columns.remove("zero-shot")
+        groups = tested_alike({**saved, **({"ensemble": e} if (e := ensemble_entry(folder))
+                                           else {})})
         splits = table["split"].unique()
-        if len(splits) == 1:  # one test split for all: say it once
+        if len(groups) == 1 and len(splits) == 1:  # one test split for all: say it once
             columns.remove("split")
-            st.caption(f"Test split of every model: {splits[0]}")
-        st.dataframe(
-            table[columns], hide_index=True, width="stretch",
-            column_config={c: st.column_config.NumberColumn(format="%.3f")
-                           for c in ("accuracy", "macro-F1", "ECE")})
+            st.caption(f"Every model tested on the same {table['test tracks'].iloc[0]} held-out "
+                       f"tracks: {splits[0]}")
+        elif len(groups) > 1:
+            st.warning("These models were tested on different tracks: compare their accuracies "
+                       "with care.", icon=":material/warning:")
+        st.dataframe(display_table(table, columns), hide_index=True, width="stretch")
         st.caption("Held-out test tracks only, split by track and artist; 95% bootstrap "
                    "intervals over the test tracks; ECE: expected calibration error (0 = a "
                    "model's confidence matches how often it is right). Honest GTZAN accuracy "

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.datasets import LAYOUTS
 from core.splits import SPLIT_STRATEGIES
-from dashboard.resources import runs_dir
+from dashboard.resources import model_sets, runs_dir
 from dashboard.training import TrainingJob
 from dashboard.ui import model_label
 
@@ -17,28 +17,39 @@ st.caption("Models train in the background: other people keep classifying meanwh
 shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan" / "excerpts"
 job: TrainingJob | None = st.session_state.get("train_job")
 
-with st.form("train_form"):
+# Defaults set once per session: the form keeps what was typed, across page switches too
+# (dashboard.ui.keep_widget_state).
+for key, default in {"train_data": str(shared) if shared.is_dir() else "",
+                     "train_layout": list(LAYOUTS)[0 if shared.is_dir() else 2],
+                     "train_models": ["mlp", "cnn"], "train_split": "kfold", "train_epochs": 0,
+                     "train_members": 0,
+                     "train_name": time.strftime("run-%Y%m%d-%H%M%S")}.items():
+    st.session_state.setdefault(key, default)
+if job is not None and not job.running and st.session_state["train_name"] == job.out.name:
+    st.session_state["train_name"] = time.strftime("run-%Y%m%d-%H%M%S")  # don't overwrite it
+
+# Not an st.form: a form's values reach the session only when submitted, so whatever was
+# typed before a visit to another page would be lost.
+with st.container(border=True):
     c1, c2 = st.columns([3, 1])
     data = c1.text_input("Dataset folder or feature table",
-                         value=str(shared) if shared.is_dir() else "",
                          placeholder="/data/my-music (one folder per genre)", key="train_data")
-    layout = c2.selectbox("Layout", list(LAYOUTS), index=0 if shared.is_dir() else 2,
-                          key="train_layout")
-    families = st.multiselect("Models", ["mlp", "cnn", "yamnet"], default=["mlp", "cnn"],
-                              format_func=model_label, key="train_models")
+    layout = c2.selectbox("Layout", list(LAYOUTS), key="train_layout")
+    families = st.multiselect("Models", ["mlp", "cnn", "yamnet"], format_func=model_label,
+                              key="train_models")
     c3, c4, c6, c5 = st.columns([2, 2, 2, 3])
-    split = c3.selectbox("Split", list(SPLIT_STRATEGIES), index=list(SPLIT_STRATEGIES).index("kfold"),
+    split = c3.selectbox("Split", list(SPLIT_STRATEGIES), key="train_split",
                          help="; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items()))
-    epochs = c4.number_input("Max epochs (0 = default)", 0, 1000, 0, key="train_epochs",
+    epochs = c4.number_input("Max epochs (0 = default)", 0, 1000, key="train_epochs",
                              help="Early stopping on validation tracks usually ends sooner. "
                                   "0 keeps each model's default.")
-    members = c6.number_input("Seeds averaged (0 = default)", 0, 10, 0,
+    members = c6.number_input("Seeds averaged (0 = default)", 0, 10,
                               help="Networks trained with consecutive seeds and averaged into "
                                    "each model (default: MLP 5, CNN 3, YAMNet 3). 1 trains "
                                    "fastest; more are steadier.", key="train_members")
-    name = c5.text_input("Name of the model set", value=time.strftime("run-%Y%m%d-%H%M%S"),
-                         key="train_name")
-    submitted = st.form_submit_button("Start training", disabled=bool(job and job.running))
+    name = c5.text_input("Name of the model set", key="train_name")
+    submitted = st.button("Start training", type="primary", key="train_start",
+                          disabled=bool(job and job.running))
 
 if submitted:
     safe = "".join(ch for ch in name if ch.isalnum() or ch in "-_") or "run"
@@ -46,6 +57,11 @@ if submitted:
         st.error("Enter a dataset folder or feature table.")
     elif not families:
         st.error("Pick at least one model.")
+    elif layout == "features-csv" and set(families) - {"mlp"}:
+        st.error("A feature table holds the 57 summary features, not audio: only the MFCC-MLP "
+                 "can train on it. Remove " + " and ".join(model_label(f) for f in families
+                                                            if f != "mlp")
+                 + ", or give a folder of audio files with another layout.")
     else:
         job = TrainingJob(data=data, layout=layout, families=list(families), split=split,
                           out=runs_dir() / safe, epochs=int(epochs) or None,
@@ -63,8 +79,11 @@ def show_progress() -> None:
     st.subheader(f"Model set {current.out.name}")
     for family in current.families:
         fraction = current.progress.get(family, 0.0)
-        st.progress(fraction, text=f"{model_label(family)}: "
-                    f"{current.messages.get(family, 'waiting')}")
+        message = current.messages.get(family, f"{model_label(family)}: waiting")
+        left = current.estimate(family)
+        if left is not None:
+            message += f" · about {left:.0f} s left" if left < 120 else f" · about {left / 60:.0f} min left"
+        st.progress(fraction, text=message)  # messages already start with the model's name
         if family in current.results:
             (st.error if current.results[family].startswith("failed") else st.success)(
                 f"{model_label(family)}: {current.results[family]}")
@@ -74,10 +93,30 @@ def show_progress() -> None:
     if current.error:
         st.error(f"Training failed: {current.error}")
     if current.running:
-        st.caption(f"Running for {time.time() - current.started:.0f} s...")
+        c1, c2 = st.columns([4, 1])
+        c1.caption(f"Running for {time.time() - current.started:.0f} s"
+                   + (" (cancelling at the next epoch...)" if current.cancelled else "..."))
+        c2.button("Cancel training", key="train_cancel", on_click=current.cancel,
+                  disabled=current.cancelled)
     elif current.finished and st.session_state.get("train_job_shown") != current.out.name:
         st.session_state["train_job_shown"] = current.out.name
         st.rerun()
 
 
+def _use_set(name: str) -> None:
+    st.session_state["model_set"] = name
+
+
 show_progress()
+finished: TrainingJob | None = st.session_state.get("train_job")
+if (finished is not None and not finished.running and finished.finished
+        and finished.out.name in model_sets()):
+    st.success(f"Model set **{finished.out.name}** is saved in {finished.out}.")
+    c1, c2, c3 = st.columns(3)
+    if c1.button("Compare its models", key="train_open_compare", on_click=_use_set,
+                 args=(finished.out.name,)):
+        st.switch_page("../pages/compare.py")
+    if c2.button("Classify with it", key="train_open_classify", on_click=_use_set,
+                 args=(finished.out.name,)):
+        st.switch_page("../pages/classify.py")
+    c3.caption("Both also select it in the sidebar's model list.")

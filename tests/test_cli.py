@@ -22,7 +22,7 @@ def test_help_lists_subcommands():
 
 
 @pytest.mark.parametrize("command", ["features", "dataset", "split", "extract", "cache", "train",
-                                     "evaluate", "predict"])
+                                     "evaluate", "predict", "tag"])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
@@ -172,6 +172,19 @@ def test_train_evaluate_predict_in_the_documented_forms(tmp_path, capsys):
             assert set(entry["probabilities"]) == {"low", "mid", "high"}
             assert entry["genre"] == max(entry["probabilities"], key=entry["probabilities"].get)
             assert sum(entry["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+    # The training tracks are recorded, so a later evaluation can leave them out
+    trained = json.loads((out / "mlp" / "trained_tracks.json").read_text())["tracks"]
+    assert 0 < len(trained) < 18 and all(t["label"] in {"low", "mid", "high"} for t in trained)
+
+    assert main(["-q", "predict", "--models", str(out), "--yamnet-handle", standin, "--format",
+                 "json", "--explain", str(clips[0])]) == 0
+    explained = json.loads(capsys.readouterr().out)["explanations"]
+    assert [e["kind"] for e in explained["mlp"]] == ["features"]
+    assert explained["mlp"][0]["genre"] == results[0]["models"]["mlp"]["genre"]
+    assert {i["group"] for i in explained["mlp"][0]["items"]} >= {"brightness", "tempo"}
+    assert explained["cnn"][0]["kind"] == "regions" and explained["cnn"][0]["items"]
+    assert explained["ensemble"][0]["genre"] == results[0]["ensemble"]["genre"]
 
     with pytest.raises(SystemExit) as refused:
         main(["train", "--data", str(data), "--layout", "folders", "--members", "0",

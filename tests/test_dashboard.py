@@ -56,6 +56,25 @@ def test_classify_predicts_with_every_bundled_model(app):
     assert any("agree" in s.value or "disagree" in s.value
                for s in list(app.success) + list(app.warning))
 
+    # Why this genre: on demand, one sentence per model and the ensemble's contributions
+    next(b for b in app.button if b.label == "Explain the answers").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    said = "\n".join(m.value for m in app.markdown)
+    for label in ("**MFCC-MLP** · Heard as", "**mel-CNN** · Heard", "**YAMNet** · Heard:",
+                  "**Ensemble** · The ensemble prefers"):
+        assert label in said, said
+
+    # The song, its results and its explanations survive a visit to another page
+    app.switch_page("../pages/home.py").run()
+    app.switch_page("../pages/classify.py").run()
+    assert not app.exception
+    assert "demo song.wav" in [h.value for h in app.subheader]
+    assert {"MFCC-MLP", "Ensemble"} <= {m.label for m in app.metric}
+    assert any("you added before" in c.value for c in app.caption)
+    assert "**Ensemble** · The ensemble prefers" in "\n".join(m.value for m in app.markdown)
+    next(b for b in app.button if b.label == "Clear songs").click().run()
+    assert not app.metric and "Upload one or more songs" in app.info[0].value
+
 
 def test_classify_several_files_gives_a_table_and_bad_files_an_error(app):
     app.switch_page("../pages/classify.py").run()
@@ -76,8 +95,13 @@ def test_compare(app):
     app.switch_page("../pages/compare.py").run()
     assert not app.exception and not app.error
     table = app.dataframe[0].value
-    assert set(table["model"]) == {"mlp", "cnn", "yamnet"}
-    assert table["accuracy"].between(0, 1).all()
+    assert set(table["model"]) == {"MFCC-MLP", "mel-CNN", "YAMNet"}  # display names
+    accuracy = table["accuracy (95% CI)"].str.extract(r"^(0\.\d+) \((0\.\d+)-(0\.\d+)\)$")
+    assert accuracy.notna().all().all()  # every accuracy with its interval
+    assert (accuracy.astype(float)[1] <= accuracy.astype(float)[0]).all()
+    assert not table.isin(["None", "nan"]).any().any() and not table.isna().any().any()
+    # one confusion matrix at a time, its rows naming their number of test songs
+    assert app.selectbox(key="compare_confusion_model").value in {"mlp", "cnn", "yamnet"}
     app.radio(key="compare_level").set_value("segment").run()
     assert not app.exception
 
@@ -131,7 +155,14 @@ def test_train_page_trains_a_model_set_with_the_chosen_seeds(app, tmp_path):
     app.number_input(key="train_epochs").set_value(3)
     app.number_input(key="train_members").set_value(2)
     app.text_input(key="train_name").set_value("tiny")
-    app.button[0].click().run()
+    # the form keeps its values across a visit to another page
+    app.switch_page("../pages/home.py").run()
+    app.switch_page("../pages/train.py").run()
+    assert app.text_input(key="train_data").value == str(data)
+    assert app.number_input(key="train_members").value == 2
+    assert app.multiselect(key="train_models").value == ["mlp"]
+    assert app.text_input(key="train_name").value == "tiny"
+    next(b for b in app.button if b.label == "Start training").click().run()
     assert not app.exception and not app.error
     job = app.session_state["train_job"]
     deadline = time.time() + 120
@@ -140,6 +171,14 @@ def test_train_page_trains_a_model_set_with_the_chosen_seeds(app, tmp_path):
     assert job.error is None and job.results["mlp"].startswith("trained"), job.results
     meta = json.loads((tmp_path / "runs" / "tiny" / "mlp" / "metadata.json").read_text())
     assert meta["hyperparameters"]["members"] == 2 and meta["hyperparameters"]["epochs"] == 3
+    assert (tmp_path / "runs" / "tiny" / "mlp" / "trained_tracks.json").is_file()
+    # a finished training links to its model set
+    app.run()
+    assert not app.exception
+    assert any("Model set **tiny** is saved" in s.value for s in app.success)
+    next(b for b in app.button if b.label == "Compare its models").click().run()
+    assert not app.exception and app.session_state["model_set"] == "tiny"
+    assert app.title[0].value == "Compare models"
 
 
 def test_report(app):
@@ -147,6 +186,20 @@ def test_report(app):
     assert not app.exception and not app.error
     labels = {m.label for m in app.metric}
     assert {"Best model", "Hours saved per year", "Money saved per year"} <= labels
+    models = app.dataframe[0].value
+    assert {"test split", "test songs", "compared"} <= set(models.columns) and len(models) >= 3
+    # every amount in the chosen currency; typed-in inputs survive a visit to another page
+    app.selectbox(key="report_currency").set_value("GBP").run()
+    app.number_input(key="report_human_cost").set_value(45.0).run()
+    assert {m.label: m.value for m in app.metric}["Money saved per year"].endswith(" GBP")
+    assert any(n.label == "Human cost per hour (GBP/h)" for n in app.number_input)
+    app.switch_page("../pages/home.py").run()
+    app.switch_page("../pages/report.py").run()
+    assert not app.exception
+    assert app.selectbox(key="report_currency").value == "GBP"
+    assert app.number_input(key="report_human_cost").value == 45.0
+    assert {b.label for b in app.get("download_button")} >= {"Export report (HTML)",
+                                                             "Export report (PDF)"}
 
 
 def test_upload_over_the_limit_is_refused(app):
@@ -239,18 +292,38 @@ def _evaluate_on(app, data, split):
     assert not app.exception
 
 
-def test_compare_re_evaluates_on_a_chosen_dataset(app, tmp_path):
+def _gtzan_names(genre: str) -> tuple[str, str]:
+    """A GTZAN clip name among the bundled models' test tracks, and one they trained on."""
+    import json
+
+    from core.predict import BUNDLED_MODELS
+
+    tested = {t["track_id"] for t in json.loads((BUNDLED_MODELS / "cnn" / "metrics.json")
+                                                .read_text())["metrics"]["test_tracks"]}
+    names = [f"{genre}.{i:05d}" for i in range(100)]
+    return (next(n for n in names if n in tested), next(n for n in names if n not in tested))
+
+
+def test_compare_evaluates_only_on_tracks_the_models_never_trained_on(app, tmp_path):
     from core.config import GTZAN_GENRES
     from core.synth import write
 
     for k, genre in enumerate(GTZAN_GENRES):
-        for i in range(2):
-            write(tmp_path / "gtzan-like" / genre / f"{i}.wav", genre_like(k % 6, 4.0,
-                                                                           seed=10 * k + i), 22050)
-    _evaluate_on(app, tmp_path / "gtzan-like", "all tracks")
+        for i, name in enumerate(_gtzan_names(genre)):
+            write(tmp_path / "gtzan-like" / genre / f"{name}.wav",
+                  genre_like(k % 6, 4.0, seed=10 * k + i), 22050)
+    app.switch_page("../pages/compare.py").run()
+    assert app.selectbox(key="compare_split").value == "held-out tracks"  # the default
+    app.text_input(key="compare_data").set_value(str(tmp_path / "gtzan-like"))
+    app.selectbox(key="compare_layout").set_value("folders")
+    next(b for b in app.button if b.label == "Evaluate").click().run()
+    assert not app.exception
     table = app.dataframe[0].value
-    assert set(table["model"]) == {"mlp", "cnn", "yamnet"}
-    assert (table["test tracks"] == 20).all() and (table["split"] == "all of gtzan-like").all()
+    assert set(table["model"]) == {"MFCC-MLP", "mel-CNN", "YAMNet"}
+    assert (table["test tracks"] == 10).all(), table  # the 10 clips they trained on left out
+    assert table["split"].str.contains("never trained on").all()
+    warnings = [w.value for w in app.warning]
+    assert sum("10 of 20 tracks left out" in w for w in warnings) == 3, warnings
 
 
 def test_compare_explains_models_that_cannot_be_evaluated(app, tmp_path):
@@ -267,3 +340,60 @@ def test_explore_maps_yamnet_embeddings(app, tmp_path):
     app.radio(key="explore_source").set_value("YAMNet embeddings").run()
     assert not app.exception
     assert not app.error, [e.value for e in app.error]
+
+
+def _odd_model_set(tmp_path):
+    """A copy of the bundled mel-CNN and MFCC-MLP where the CNN has no blues test songs and
+    the MLP was tested on fewer tracks (only metrics.json is edited: the weights still load)."""
+    import json
+    import shutil
+
+    from core.predict import BUNDLED_MODELS
+
+    run = tmp_path / "runs" / "odd"
+    for family in ("cnn", "mlp"):
+        shutil.copytree(BUNDLED_MODELS / family, run / family)
+    path = run / "cnn" / "metrics.json"
+    saved = json.loads(path.read_text())
+    track = saved["metrics"]["track"]
+    blues = track["per_genre"]["blues"]
+    track["n"] -= blues["support"]
+    track["per_genre"]["blues"] = {**blues, "support": 0, "recall": 0.0, "precision": 0.0,
+                                   "f1": 0.0}
+    track["confusion"][0] = [0] * len(track["confusion"][0])
+    path.write_text(json.dumps(saved))
+    path = run / "mlp" / "metrics.json"
+    saved = json.loads(path.read_text())
+    saved["metrics"]["test_tracks"] = saved["metrics"]["test_tracks"][:50]
+    path.write_text(json.dumps(saved))
+    return run
+
+
+def test_report_and_compare_cannot_mislead(monkeypatch, tmp_path):
+    _odd_model_set(tmp_path)
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)
+    monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
+    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
+    app.session_state["model_set"] = "odd"
+    app.run()
+    app.switch_page("../pages/report.py").run()
+    assert not app.exception and not app.error
+    findings = [m.value for m in app.markdown if m.value.startswith("- ")]
+    text = "\n".join(findings)
+    # the best model is chosen only among models tested alike, and the page says so
+    assert {m.label: m.value for m in app.metric}["Best model"] == "mel-CNN"
+    assert any("MFCC-MLP were tested on other songs" in w.value for w in app.warning)
+    assert "No test songs for blues" in text and "blues (0%" not in text
+    import re
+
+    for finding in findings[:1] + [f for f in findings if "mistaken" in f or "Easiest" in f]:
+        if re.search(r"\d+%", finding.replace("95% interval", "")):
+            assert re.search(r"\d+ of \d+", finding), finding  # every share with its count
+    assert any("95% CI" in c.value for c in app.caption)
+
+    app.switch_page("../pages/compare.py").run()
+    assert not app.exception
+    assert any("tested on different tracks" in w.value for w in app.warning)
+    app.selectbox(key="compare_confusion_model").set_value("cnn").run()
+    fig = app.get("plotly_chart")[1].proto.spec
+    assert "no test songs" in fig and '"blues (0)"' in fig

@@ -435,3 +435,44 @@ def test_yamnet_answers_the_same_for_a_quieter_recording():
                                atol=1e-4)
     model.peak_normalize = False  # as models saved before the option: YAMNet hears the level
     assert np.abs(model.predict_proba(quiet, 22050) - model.predict_proba(y, 22050)).max() > 1e-3
+
+
+def test_linear_probe_is_the_exact_logistic_regression_and_never_predicts_absent_genres():
+    from sklearn.linear_model import LogisticRegression
+
+    from core.models.head import build_linear_head, fit_softmax_probe
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 6)) * 2
+    labels = np.repeat([0, 1, 3], 40)  # genre 2 has no examples
+    Z = centres[labels] + rng.normal(size=(len(labels), 6))
+    kernel, bias = fit_softmax_probe(Z, labels, 4, l2=1e-2)
+    network = build_linear_head((6,), 4, l2=1e-2, input_name="x", name="probe")
+    network.get_layer("normalize").adapt(np.array([[-1.0] * 6, [1.0] * 6]))  # identity scaling
+    network.get_layer("genre").set_weights([kernel, bias])
+    proba = np.asarray(network(Z))
+    reference = LogisticRegression(C=1 / (2 * 1e-2 * len(Z)), max_iter=2000).fit(Z, labels)
+    np.testing.assert_allclose(proba[:, [0, 1, 3]], reference.predict_proba(Z), atol=1e-4)
+    assert proba[:, 2].max() < 1e-9
+    # Two genres present: sklearn's single logit becomes a two-column softmax.
+    two = labels < 2
+    kernel, bias = fit_softmax_probe(Z[two], labels[two], 3, l2=1e-2)
+    network = build_linear_head((6,), 3, l2=1e-2, input_name="x", name="probe2")
+    network.get_layer("normalize").adapt(np.array([[-1.0] * 6, [1.0] * 6]))
+    network.get_layer("genre").set_weights([kernel, bias])
+    reference = LogisticRegression(C=1 / (2 * 1e-2 * two.sum()), max_iter=2000).fit(
+        Z[two], labels[two])
+    np.testing.assert_allclose(np.asarray(network(Z[two]))[:, :2],
+                               reference.predict_proba(Z[two]), atol=1e-4)
+
+
+def test_pretrained_heads_choose_l2_on_validation_and_are_deterministic(dataset, standin):
+    data, split = dataset
+    first = YamnetEmbedding(handle=standin).fit(data, split)
+    again = YamnetEmbedding(handle=standin).fit(data, split)
+    assert first.chosen_["l2"] in (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
+    assert first.members == 1 and MelCnn().members == 1 and MelCnn(encoder=None).members == 3
+    assert first.history_["val_loss"] and first.info_["refit_on_train_and_valid"]
+    y = genre_like(2, 6.0, seed=3)
+    np.testing.assert_allclose(first.predict_proba(y, 22050), again.predict_proba(y, 22050),
+                               rtol=1e-6)

@@ -1,15 +1,146 @@
-"""The exported report: one self-contained page whose charts print readably."""
+"""The exported report: one self-contained page (and a PDF) whose charts print readably."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import pytest
+
 from dashboard import figures
-from dashboard.report import report_html
+from dashboard.report import LEAKAGE_NOTE, BusinessCase, _for_print, build_report, report_html
+
+GENRES = ["blues", "pop", "rock"]
+WHEN = datetime(2026, 11, 5, 14, 3)
+
+
+def _entry(accuracy: float, split: str, n: int, *, blues: int = 2) -> dict:
+    """A saved model's metrics: ``n`` test songs, ``blues`` of them blues (0: no blues songs)."""
+    pop = (n - blues) // 2
+    rock = n - blues - pop
+    confusion = [[blues, 0, 0], [0, pop - 1, 1], [0, 1, rock - 1]]
+    per_genre = {g: {"precision": 0.8, "recall": (row[i] / sum(row)) if sum(row) else 0.0,
+                     "f1": 0.8, "support": sum(row)}
+                 for i, (g, row) in enumerate(zip(GENRES, confusion, strict=True))}
+    tracks = [{"track_id": f"{g}.{i:05d}", "true": g, "predicted": g, "confidence": 0.9}
+              for g, row in zip(GENRES, confusion, strict=True) for i in range(sum(row))]
+    return {"metadata": {"genres": GENRES, "display_name": "x"},
+            "metrics": {"track": {"n": n, "accuracy": accuracy, "accuracy_ci": [accuracy - 0.1,
+                                                                                 accuracy + 0.1],
+                                  "macro_f1": accuracy - 0.05, "per_genre": per_genre,
+                                  "confusion": confusion},
+                        "test_tracks": tracks},
+            "info": {"dataset": {"name": "GTZAN audio"}, "split": {"name": split}}}
+
+
+def _scored() -> dict:
+    """mel-CNN and YAMNet on the same 10 songs; the MFCC-MLP (more accurate) on other ones."""
+    return {"cnn": _entry(0.7, "artist split", 10), "yamnet": _entry(0.6, "artist split", 10),
+            "mlp": _entry(0.9, "random split", 8, blues=0)}
+
+
+def _case() -> BusinessCase:
+    return BusinessCase(songs_per_year=50_000, human_seconds_per_song=60, human_cost_per_hour=40,
+                        machine_songs_per_hour=2000, machine_cost_per_hour=1.5, review_share=0.25,
+                        currency="GBP")
 
 
 def test_exported_report_charts_keep_room_for_their_axis_labels():
     fig = figures.confusion([[3, 1], [0, 4]], ["rock", "pop"], normalise=True, title="t")
     tight = fig.layout.margin.l
-    page = report_html("r", ["f"], [fig], {"k": "v"}).replace(" ", "")
-    assert '"l":90' in page and '"b":90' in page  # the dashboard's 10-px margins clipped them
-    assert '"rock"' in page and '"pop"' in page
+    printed = _for_print(fig, 600)
+    assert printed.layout.margin.l == 90 and printed.layout.margin.b == 90  # the dashboard's 10 px
+    assert printed.layout.width == 680  # an A4 page's width between 14-mm margins: prints as shown
     assert fig.layout.margin.l == tight  # the dashboard's own figure is left as it was
+
+
+def test_report_html_is_one_file_with_date_models_business_case_and_caveat():
+    report = build_report("my set", _scored(), case=_case(), now=WHEN)
+    page = report_html(report)
+    assert "<script src" not in page and "<link" not in page  # self-contained, nothing fetched
+    assert page.count("Plotly.newPlot") == 3
+    assert "5 November 2026, 14:03" in page
+    # the best model only among models tested alike, every model's split and count
+    assert report.headline()["Best model"] == "mel-CNN"
+    for row in ("<td>mel-CNN</td><td>GTZAN audio</td><td>artist split</td><td class=num>10</td>",
+                "<td>MFCC-MLP</td><td>GTZAN audio</td><td>random split</td><td class=num>8</td>"):
+        assert row in page
+    assert "Models were tested on different songs: MFCC-MLP on other songs than mel-CNN" in page
+    assert "no: other test songs" in page
+    # every business-case input with its unit and currency, next to the result
+    for value in ("50,000 songs", "60 s", "40.00 GBP/h", "2,000 songs/h", "1.50 GBP/h", "25%"):
+        assert f"<td class=num>{value}</td>" in page
+    result = _case().results()
+    assert f"{result['money_saved']:,.0f} GBP" in page and "amounts in GBP" in page
+    assert LEAKAGE_NOTE[:60] in page and "artist-disjoint" in page
+    # genre names on the charts; a genre with no test songs of the best model is not 0%
+    assert '"blues (2)"' in page and '"pop (4)"' in page and "cost per year (GBP)" in page
+
+
+def test_business_case_inputs_name_a_measured_source():
+    measured = {"run_id": 3, "database": "library.duckdb", "songs": 120, "workers": 2,
+                "engine": "local"}
+    inputs = dict((name, (value, source)) for name, value, source in _case().inputs(measured))
+    assert inputs["Machine songs per hour"] == ("2,000 songs/h", "measured: run 3 of library.duckdb,"
+                                                " 120 songs, 2 local worker(s)")
+    assert inputs["Human cost per hour"] == ("40.00 GBP/h", "typed in")
+    with pytest.raises(ValueError, match="no evaluated models"):
+        build_report("empty", {})
+
+
+def test_report_pdf_has_every_part_and_no_label_outside_its_page():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from dashboard.report_pdf import report_pages, report_pdf
+
+    report = build_report("my set", _scored(), case=_case(), now=WHEN)
+    pdf = report_pdf(report)
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") == 3
+    pages = report_pages(report)
+    texts = []
+    for page in pages:
+        FigureCanvasAgg(page).draw()
+        renderer = page.canvas.get_renderer()
+        box = page.bbox
+        artists = list(page.texts)
+        for ax in page.axes:
+            artists += [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts,
+                        *ax.get_xticklabels(), *ax.get_yticklabels()]
+        for artist in artists:
+            if artist.get_text() and artist.get_visible():
+                extent = artist.get_window_extent(renderer)
+                assert box.x0 <= extent.x0 and extent.x1 <= box.x1 + 1, artist.get_text()
+                assert box.y0 <= extent.y0 and extent.y1 <= box.y1 + 1, artist.get_text()
+                texts.append(artist.get_text())
+    text = " ".join(texts).replace("\n", " ")
+    for part in ("5 November 2026, 14:03", "artist split", "random split", "40.00 GBP/h",
+                 "2,000 songs/h", "Money saved per year", "cost per year (GBP)", "predicted genre",
+                 "true genre (test songs)", "blues (2)", "accuracy (recall)", "page 3 of 3",
+                 "artist-disjoint", "Models were tested on different songs"):
+        assert part in text, part
+    assert {"blues", "pop", "rock"} <= set(texts)  # genre names on the axes
+
+
+def test_song_card_is_a_png_or_a_one_page_pdf():
+    import numpy as np
+    import pytest
+
+    from core.ensemble import Ensemble
+    from core.models.base import SegmentPrediction
+    from core.predict import Prediction
+    from dashboard.classify import Analysis
+    from dashboard.song_card import song_card
+
+    genres = ["rock", "pop"]
+    segments = np.array([[0.7, 0.3], [0.4, 0.6]])
+    answer = SegmentPrediction(genres, segments.mean(0), segments, np.array([[0, 3], [3, 6]]), 0.1)
+    ensemble = Ensemble(["cnn"], genres, [1.0])
+    combined, method = ensemble.combine({"cnn": answer.proba})
+    prediction = Prediction(6.0, {"cnn": answer}, {}, genres, combined, method)
+    analysis = Analysis("k", "song.wav", b"", np.zeros(10), 22050, np.zeros((4, 4)), 512,
+                        prediction)
+    png = song_card(analysis, model_set="set")
+    pdf = song_card(analysis, model_set="set", fmt="pdf")
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") <= 1
+    with pytest.raises(ValueError, match="png"):
+        song_card(analysis, model_set="set", fmt="svg")

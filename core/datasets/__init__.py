@@ -8,6 +8,7 @@ from core.datasets.fma import load_fma
 from core.datasets.folders import load_folders
 from core.datasets.gtzan import load_gtzan
 from core.datasets.kaggle import load_feature_table, track_id_of
+from core.datasets.listing import load_listing
 from core.datasets.manifest import MANIFEST_COLUMNS, Dataset, concat_datasets
 from core.errors import ParameterError
 
@@ -16,13 +17,14 @@ LAYOUTS: dict[str, str] = {
     "fma": "FMA: fma_metadata/tracks.csv + fma_small|medium/NNN/NNNNNN.mp3",
     "folders": "any folder per genre: <root>/<genre>/**/*.wav|mp3|flac|...",
     "features-csv": "a Kaggle-style feature table (features_30_sec.csv / features_3_sec.csv)",
+    "manifest": "a CSV of path,label[,track_id,artist] (e.g. exported from the Library page)",
 }
 
 
 def load_dataset(path: str | Path, layout: str) -> Dataset:
     """Load a dataset of the given layout (one of :data:`LAYOUTS`)."""
     loaders = {"gtzan": load_gtzan, "fma": load_fma, "folders": load_folders,
-               "features-csv": load_feature_table}
+               "features-csv": load_feature_table, "manifest": load_listing}
     if layout not in loaders:
         raise ParameterError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     return loaders[layout](path)
@@ -38,5 +40,6 @@ __all__ = [
     "load_fma",
     "load_folders",
     "load_gtzan",
+    "load_listing",
     "track_id_of",
 ]

@@ -32,7 +32,7 @@ from core.models.base import (
     featurize_encoded_dataset,
     segment_times,
 )
-from core.models.head import build_linear_head, genre_key, zero_shot_proba
+from core.models.head import PROBE_L2, build_linear_head, genre_key, train_linear_probe, zero_shot_proba
 from core.resample import to_rate
 
 #: The pretrained encoder the mel-CNN uses by default (``assets/encoders/<name>/``).
@@ -118,8 +118,11 @@ class MelCnn(GenreModel):
         ``"musicnn-msd"`` (default): the pretrained encoder and a linear head on its embeddings
         of each 3-s patch. None: the from-scratch 1-D CNN on 128-band log-mel (the baseline).
     l2 : float
-        Pretrained only: the head's L2 penalty (chosen on validation tracks among ``l2``, 1e-2
-        and 3e-2).
+        Pretrained only: the head's L2 penalty (chosen on validation tracks among ``l2`` and
+        ``l2_grid`` (default :data:`~core.models.head.PROBE_L2`; ``()`` keeps ``l2``, e.g. for
+        out-of-fold copies of a fitted head). The head is a linear probe solved exactly
+        (:func:`~core.models.head.train_linear_probe`), so one head (``members=1``) is the
+        default; from scratch, three seeds' networks are averaged.
     segment_seconds, n_mels, augment, peak_normalize
         From scratch only (see below).
     **kwargs
@@ -140,18 +143,20 @@ class MelCnn(GenreModel):
     family = "cnn"
     display_name = "mel-CNN"
 
-    def __init__(self, *, encoder: str | None = DEFAULT_ENCODER, l2: float = 1e-3,
+    def __init__(self, *, encoder: str | None = DEFAULT_ENCODER, l2: float = 3e-2,
                  segment_seconds: float = SEGMENT_SECONDS, n_mels: int = N_MELS,
                  augment: bool = True, epochs: int | None = None, patience: int | None = None,
-                 learning_rate: float | None = None, members: int = 3,
-                 peak_normalize: bool = True, **kwargs: Any) -> None:
+                 learning_rate: float | None = None, members: int | None = None,
+                 peak_normalize: bool = True, l2_grid: tuple[float, ...] = PROBE_L2,
+                 **kwargs: Any) -> None:
         pretrained = encoder is not None
         super().__init__(epochs=epochs or (300 if pretrained else 60),
                          patience=patience or (30 if pretrained else 12),
                          learning_rate=learning_rate or (1e-3 if pretrained else 2e-3),
-                         members=members, **kwargs)
+                         members=members or (1 if pretrained else 3), **kwargs)
         self.encoder = encoder
         self.l2 = l2
+        self.l2_grid = tuple(l2_grid)
         self.peak_normalize = peak_normalize
         self.segment_seconds = segment_seconds
         self.n_mels = n_mels
@@ -253,7 +258,7 @@ class MelCnn(GenreModel):
 
     def candidates(self) -> list[dict[str, Any]]:
         if self.pretrained:
-            return [{"l2": value} for value in sorted({self.l2, 1e-2, 3e-2})]
+            return [{"l2": value} for value in sorted({self.l2, *self.l2_grid})]
         return [{}]
 
     def build(self, input_shape: tuple[int, ...], n_classes: int, **setting: Any) -> Any:
@@ -261,6 +266,16 @@ class MelCnn(GenreModel):
             return build_linear_head(input_shape, n_classes, l2=setting.get("l2", self.l2),
                                      input_name="musicnn_embedding", name="musicnn_head")
         return build_cnn(input_shape, n_classes, **setting)
+
+    def _train(self, X: np.ndarray, labels: np.ndarray, rows: np.ndarray, n_classes: int,
+               setting: dict[str, Any], report: Any, *, valid: np.ndarray | None = None,
+               epochs: int | None = None, seed: int | None = None
+               ) -> tuple[Any, dict[str, list[float]], dict[str, Any]]:
+        if self.pretrained:  # a convex probe, solved exactly
+            return train_linear_probe(self, X, labels, rows, n_classes, setting, l2=self.l2,
+                                      valid=valid)
+        return super()._train(X, labels, rows, n_classes, setting, report, valid=valid,
+                              epochs=epochs, seed=seed)
 
     def fit(self, dataset: Dataset, split: Any, **kwargs: Any) -> MelCnn:
         if self.pretrained:

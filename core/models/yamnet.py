@@ -44,7 +44,7 @@ from core.datasets import Dataset
 from core.errors import ModelError
 from core.evaluation import aggregate_tracks
 from core.models.base import GenreModel, Rows, featurize_encoded_dataset
-from core.models.head import build_linear_head, genre_key, zero_shot_proba
+from core.models.head import PROBE_L2, build_linear_head, genre_key, train_linear_probe, zero_shot_proba
 from core.resample import to_rate
 
 TFHUB_HANDLE = "https://tfhub.dev/google/yamnet/1"
@@ -368,10 +368,11 @@ class YamnetEmbedding(GenreModel):
         YAMNet handle (see module docstring).
     segment_seconds : float
     l2 : float
-        L2 penalty on the head's weights.
-    learning_rate, members
-        A small learning rate (3e-4) lets early stopping find the epoch count reliably (at 1e-3
-        it stopped after 5-7 epochs); the head is the mean of three seeds' heads.
+        L2 penalty on the head's weights (chosen on validation tracks among ``l2`` and
+        ``l2_grid`` (default :data:`~core.models.head.PROBE_L2`; ``()`` keeps ``l2``, e.g. for
+        out-of-fold copies of a fitted head). The head is a linear probe solved exactly
+        (:func:`~core.models.head.train_linear_probe`): ``epochs``, ``patience`` and
+        ``learning_rate`` are not used, and ``members`` above 1 would only repeat the same head.
     peak_normalize : bool
         Scale the clip to a peak of 1 before YAMNet (as the GTZAN excerpts are). YAMNet itself
         hears loudness: without this the bundled head fell from 0.744 to 0.605 on its test files
@@ -384,15 +385,16 @@ class YamnetEmbedding(GenreModel):
     display_name = "YAMNet"
 
     def __init__(self, *, handle: str | None = None, segment_seconds: float = SEGMENT_SECONDS,
-                 l2: float = 1e-3, epochs: int = 200, patience: int = 20,
-                 learning_rate: float = 3e-4, members: int = 3, peak_normalize: bool = True,
-                 **kwargs: Any) -> None:
+                 l2: float = 3e-2, epochs: int = 200, patience: int = 20,
+                 learning_rate: float = 3e-4, members: int = 1, peak_normalize: bool = True,
+                 l2_grid: tuple[float, ...] = PROBE_L2, **kwargs: Any) -> None:
         super().__init__(epochs=epochs, patience=patience, learning_rate=learning_rate,
                          members=members, **kwargs)
         self.handle = handle
         self.peak_normalize = peak_normalize
         self.segment_seconds = segment_seconds
         self.l2 = l2
+        self.l2_grid = tuple(l2_grid)
         self.class_map_: dict[str, list[int]] = {}
         #: The encoder a trained head was fitted on (:func:`encoder_identity`); None for zero-shot.
         self.encoder_: dict[str, Any] | None = None
@@ -445,7 +447,7 @@ class YamnetEmbedding(GenreModel):
 
     def candidates(self) -> list[dict[str, Any]]:
         """L2 strengths the head chooses between on validation tracks."""
-        return [{"l2": value} for value in sorted({self.l2, 1e-2, 3e-2})]
+        return [{"l2": value} for value in sorted({self.l2, *self.l2_grid})]
 
     def training_examples(self, X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One example per YAMNet frame, labelled with its segment's genre."""
@@ -456,6 +458,13 @@ class YamnetEmbedding(GenreModel):
         """One softmax layer on a frame's embedding and AudioSet class scores."""
         return build_linear_head(input_shape, n_classes, l2=setting.get("l2", self.l2),
                                  input_name="embedding_and_scores", name="yamnet_head")
+
+    def _train(self, X: np.ndarray, labels: np.ndarray, rows: np.ndarray, n_classes: int,
+               setting: dict[str, Any], report: Any, *, valid: np.ndarray | None = None,
+               epochs: int | None = None, seed: int | None = None
+               ) -> tuple[Any, dict[str, list[float]], dict[str, Any]]:
+        return train_linear_probe(self, X, labels, rows, n_classes, setting, l2=self.l2,
+                                  valid=valid)
 
     def fit(self, dataset: Dataset, split: Any, **kwargs: Any) -> YamnetEmbedding:
         self.encoder_ = encoder_identity(resolve_handle(self.handle))

@@ -1,0 +1,143 @@
+"""Which tracks a saved model trained on, so that an evaluation never counts them as unseen.
+
+A model folder may carry ``trained_tracks.json`` (written beside the model by the Train page
+and ``python -m core train``): the tracks of its split's train and validation sides. Without
+it, a model's saved test table (``metrics.json``: ``test_tracks``) is the only record: when an
+evaluation dataset shares tracks with that table it is the model's own dataset, and only the
+tracks in the table are known to be held out. A dataset that shares nothing with either record
+cannot be told apart: all of it is evaluated, flagged ``unknown`` so the caller warns loudly.
+
+Tracks are matched by genre and file stem (``("blues", "blues.00012")``), so the same GTZAN
+clip read with the ``gtzan``, ``folders`` or ``features-csv`` layout is recognised.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.atomic import write_text_atomic
+
+TRAINED_TRACKS = "trained_tracks.json"
+TrackKey = tuple[str, str]
+
+__all__ = ["TRAINED_TRACKS", "HeldOut", "held_out_rows", "record_training_tracks",
+           "test_keys", "track_key", "trained_keys"]
+
+
+def track_key(label: str, track_id: str = "", path: str = "") -> TrackKey:
+    """``(genre, file stem)`` of a track: how tracks are matched across layouts."""
+    name = str(track_id or "") or str(path or "")
+    stem = PurePosixPath(name.replace("\\", "/")).name
+    for suffix in (".wav", ".mp3", ".flac", ".ogg", ".au", ".aiff", ".aif"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return str(label).lower(), stem.lower()
+
+
+def _keys(rows: Iterable[Mapping[str, Any]], label: str = "label") -> set[TrackKey]:
+    return {track_key(r.get(label, r.get("true", "")), r.get("track_id", ""), r.get("path", ""))
+            for r in rows}
+
+
+def record_training_tracks(model_dir: str | os.PathLike[str], dataset: Any, split: Any) -> Path:
+    """Write ``<model_dir>/trained_tracks.json``: the tracks of ``split``'s train and valid sides.
+
+    Parameters
+    ----------
+    model_dir : path
+        A saved model's folder (written after the model is saved; a retrain replaces the folder
+        and so drops a stale record).
+    dataset : core.datasets.Dataset
+    split : core.splits.Split
+    """
+    m = dataset.manifest
+    rows = np.unique(np.concatenate([np.asarray(split.train), np.asarray(split.valid)]))
+    tracks = [{"track_id": str(m["track_id"].iloc[r]), "path": str(m["path"].iloc[r]),
+               "label": str(m["label"].iloc[r])} for r in rows]
+    path = Path(model_dir) / TRAINED_TRACKS
+    write_text_atomic(path, json.dumps({"dataset": dataset.name, "split": split.name,
+                                        "tracks": tracks}))
+    return path
+
+
+def trained_keys(model_dir: str | os.PathLike[str]) -> set[TrackKey] | None:
+    """Keys of the tracks a model trained on, or None when its folder does not record them."""
+    try:
+        data = json.loads((Path(model_dir) / TRAINED_TRACKS).read_text())
+        return _keys(data["tracks"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def test_keys(metrics: Mapping[str, Any]) -> set[TrackKey]:
+    """Keys of the tracks in a model's saved test table (empty when it saved none)."""
+    return _keys(metrics.get("test_tracks") or [])
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The manifest rows of a dataset a model never trained on.
+
+    Attributes
+    ----------
+    rows : np.ndarray
+        Manifest row indices to evaluate on.
+    known : str
+        ``"recorded"`` (its training tracks are recorded), ``"own test tracks"`` (the dataset is
+        the model's own: only its saved test tracks are held out) or ``"unknown"`` (nothing
+        tells: every given row is kept, and the caller must warn).
+    excluded : int
+        Rows left out because the model trained on them (or may have).
+    """
+
+    rows: np.ndarray
+    known: str
+    excluded: int
+
+
+def held_out_rows(manifest: pd.DataFrame, *, model_dir: str | os.PathLike[str] | None,
+                  metrics: Mapping[str, Any], rows: np.ndarray | None = None) -> HeldOut:
+    """The rows of ``manifest`` (default: all, else ``rows``) that the model never trained on.
+
+    Parameters
+    ----------
+    manifest : pd.DataFrame
+        A dataset's manifest (``label``, ``track_id``, ``path``).
+    model_dir : path or None
+        The model's folder (for ``trained_tracks.json``).
+    metrics : mapping
+        The model's saved metrics (for its ``test_tracks``).
+    rows : np.ndarray, optional
+        Candidate rows (e.g. a split's test side).
+    """
+    candidates = np.arange(len(manifest)) if rows is None else np.asarray(rows)
+    keys = [track_key(manifest["label"].iloc[r], manifest["track_id"].iloc[r],
+                      manifest["path"].iloc[r]) for r in candidates]
+    trained = trained_keys(model_dir) if model_dir is not None else None
+    if trained is not None:
+        keep = np.array([k not in trained for k in keys], dtype=bool)
+        return HeldOut(candidates[keep], "recorded", int((~keep).sum()))
+    tested = test_keys(metrics) | _keys(metrics.get("validation_tracks") or [])
+    if tested and any(k in tested for k in keys):
+        held = test_keys(metrics)
+        keep = np.array([k in held for k in keys], dtype=bool)
+        return HeldOut(candidates[keep], "own test tracks", int((~keep).sum()))
+    return HeldOut(candidates, "unknown", 0)
+
+
+def signature(metrics: Mapping[str, Any], split_name: str = "") -> frozenset[Any]:
+    """What a model was tested on, comparable between models: its test tracks' keys, else the
+    split's name and track count."""
+    keys = test_keys(metrics)
+    if keys:
+        return frozenset(keys)
+    n = (metrics.get("track") or {}).get("n")
+    return frozenset({("split", split_name, n)})
