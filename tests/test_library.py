@@ -441,7 +441,7 @@ def test_library_page_reviews_land_in_a_manifest_train_reads(library_app, tmp_pa
     assert "measured on" in captions and "2.50 songs/s" in captions
     machine = next(n for n in at.number_input if n.label == "Machine songs per hour")
     assert machine.value == pytest.approx(9000.0)  # 2.5 songs/s
-    assert at.slider[0].value == pytest.approx(0.6)  # 3 of 5 songs unsure or disagreeing
+    assert at.slider[0].value == pytest.approx(60)  # % : 3 of 5 songs unsure or disagreeing
 
 
 def test_the_manifest_layout_refuses_what_train_cannot_use(tmp_path):
