@@ -87,13 +87,16 @@ def model_probabilities(probabilities: Mapping[str, Mapping[str, float]], *, top
 
 def timeline(segment_proba: np.ndarray, segment_times: np.ndarray, genres: Sequence[str], *,
              title: str) -> go.Figure:
-    """Time x genre heatmap of segment probabilities (x = segment centre in seconds)."""
-    centres = segment_times.mean(axis=1)
+    """Time x genre heatmap of segment probabilities, each segment drawn over its own seconds
+    (a single 30-s window spans 0-30 s rather than a sliver around its centre)."""
+    times = np.asarray(segment_times, dtype=float)
+    edges = np.append(times[:, 0], times[-1, 1])  # bin edges: segment starts, then the last end
     fig = go.Figure(go.Heatmap(
-        z=np.asarray(segment_proba).T, x=centres, y=list(genres), zmin=0, zmax=1,
+        z=np.asarray(segment_proba).T, x=edges, y=list(genres), zmin=0, zmax=1,
         colorscale="Viridis", colorbar={"title": "p", "tickformat": ".0%"},
         hovertemplate="%{x:.1f} s, %{y}: %{z:.1%}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="time (s)", height=120 + 22 * len(genres), **_LAYOUT)
+    fig.update_xaxes(range=[float(edges[0]), float(edges[-1])])
     return fig
 
 
