@@ -7,9 +7,11 @@ dark theme (``theme="streamlit"`` in ``st.plotly_chart``), so charts read in bot
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.colors as pc
 import plotly.express as px
 import plotly.graph_objects as go
 
@@ -38,6 +40,18 @@ def waveform(y: np.ndarray, sr: int, *, max_points: int = 4000) -> go.Figure:
     return fig
 
 
+def _rgb_colorscale(colours: Sequence[str]) -> list[list[Any]]:
+    """A plotly colorscale of ``rgb()`` stops from hex colours. Plotly.js draws the lowest stop
+    of its own "Magma" (``#000004``) salmon-pink in a heatmap; ``rgb(0,0,4)`` is drawn black."""
+    n = len(colours) - 1
+    return [[i / n, "rgb({},{},{})".format(*(int(c[j:j + 2], 16) for j in (1, 3, 5)))]
+            for i, c in enumerate(colours)]
+
+
+#: Magma (black = quietest, pale yellow = loudest) as rgb() stops.
+MAGMA = _rgb_colorscale(pc.sequential.Magma)
+
+
 def spectrogram(S_db: np.ndarray, *, sr: int, hop_length: int, title: str = "Log-mel spectrogram",
                 fmax: float | None = None) -> go.Figure:
     """A (n_mels, frames) dB spectrogram as a heatmap: time in seconds, frequency in Hz.
@@ -50,7 +64,7 @@ def spectrogram(S_db: np.ndarray, *, sr: int, hop_length: int, title: str = "Log
     n_mels = S_db.shape[0]
     freqs = librosa.mel_frequencies(n_mels=n_mels + 2, fmax=fmax or sr / 2)[1:-1]
     t = np.arange(S_db.shape[1]) * hop_length / sr
-    fig = go.Figure(go.Heatmap(z=S_db, x=t, y=freqs, colorscale="Magma",
+    fig = go.Figure(go.Heatmap(z=S_db, x=t, y=freqs, colorscale=MAGMA,
                                zmin=float(np.min(S_db)), zmax=float(np.max(S_db)),
                                colorbar={"title": "dB"},
                                hovertemplate="%{x:.2f} s, %{y:.0f} Hz: %{z:.1f} dB<extra></extra>"))

@@ -144,3 +144,18 @@ def test_song_card_is_a_png_or_a_one_page_pdf():
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") <= 1
     with pytest.raises(ValueError, match="png"):
         song_card(analysis, model_set="set", fmt="svg")
+
+
+def test_spectrogram_draws_its_floor_black_and_its_axis_in_hz():
+    import numpy as np
+
+    from dashboard.figures import spectrogram
+
+    S = np.linspace(-80, 0, 96 * 50).reshape(96, 50)
+    fig = spectrogram(S, sr=22050, hop_length=512)
+    heatmap = fig.data[0]
+    # Plotly.js draws a "#000004" stop salmon-pink; rgb() stops are drawn as given.
+    assert heatmap.colorscale[0][1] == "rgb(0,0,4)"
+    assert all(str(c).startswith("rgb(") for _, c in heatmap.colorscale)
+    assert heatmap.zmin == -80 and fig.layout.yaxis.title.text == "frequency (Hz)"
+    assert 30 < min(heatmap.y) < 40 and 10_000 < max(heatmap.y) < 11025  # band centres in Hz
