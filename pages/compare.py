@@ -90,11 +90,14 @@ level = st.radio("Level", ["track", "segment"], horizontal=True, key="compare_le
                  help="Track level averages each track's segment probabilities.")
 
 st.subheader("Summary")
-st.dataframe(display_table(metrics_table(saved, level),
-                           ["model", "split", "test tracks", "accuracy", "macro-F1", "ECE",
-                            "ROC-AUC", "size (MB)", "parameters", "train time (s)",
-                            "inference (ms/clip)"]),
-             hide_index=True, width="stretch",
+summary = display_table(metrics_table(saved, level),
+                        ["model", "split", "test tracks", "accuracy", "macro-F1", "ECE",
+                         "ROC-AUC", "size (MB)", "parameters", "train time (s)",
+                         "inference (ms/clip)"])
+if "split" in summary and summary["split"].nunique() == 1:  # one split: say it once, not per row
+    st.caption(f"Every model tested on the same split: {summary['split'].iloc[0]}")
+    summary = summary.drop(columns="split")
+st.dataframe(summary, hide_index=True, width="stretch",
              column_config={"split": st.column_config.TextColumn(width="medium"),
                             "parameters": st.column_config.NumberColumn(format="localized")})
 st.caption("Accuracy at track level unless chosen otherwise, with its 95% bootstrap interval "

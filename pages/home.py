@@ -72,7 +72,7 @@ with guard("Reading the model cards"):
         st.info("This model set is empty.")
 
 st.subheader("Where to start")
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4, c5 = st.columns(5)
 with c1:
     st.page_link("../pages/classify.py", label="Classify a song", icon=":material/headphones:")
     st.caption("Upload audio and see every model's prediction along the song.")
@@ -82,3 +82,9 @@ with c2:
 with c3:
     st.page_link("../pages/train.py", label="Train on your music", icon=":material/model_training:")
     st.caption("GTZAN, FMA, or any folder per genre.")
+with c4:
+    st.page_link("../pages/library.py", label="Tag a library", icon=":material/library_music:")
+    st.caption("Review what `python -m core tag` wrote; corrections train the next set.")
+with c5:
+    st.page_link("../pages/report.py", label="Present the results", icon=":material/description:")
+    st.caption("Findings, business case, HTML or PDF export.")

@@ -151,7 +151,7 @@ def test_tag_a_library_then_resume_rename_and_export(models_dir, tmp_path, capsy
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "nothing new to tag" in out and "skipped: 7 songs already done" in out
-    assert "1 files gone since the last run forgotten" in out
+    assert "1 file gone since the last run forgotten" in out
     rows = library_rows(db)
     assert str(lib / "rock" / "a.wav") not in set(rows["path"])
     renamed = rows[rows["path"] == str(lib / "rock" / "a renamed.wav")].iloc[0]

@@ -127,11 +127,13 @@ class TagSummary:
         out.append(f"library: {len(walk.audio)} audio files"
                    + (f" ({self.duplicates} duplicate{'s' if self.duplicates != 1 else ''} of "
                       "other files)" if self.duplicates else "")
-                   + f", {walk.n_other} other files" + (f" ({other})" if other else "")
+                   + f", {walk.n_other} other file{'s' if walk.n_other != 1 else ''}"
+                   + (f" ({other})" if other else "")
                    + (f", {walk.hidden} hidden" if walk.hidden else ""))
         out.append(f"skipped: {self.already} song{'s' if self.already != 1 else ''} already "
                    "done with this model set and analysis"
-                   + (f"; {self.gone} files gone since the last run forgotten" if self.gone else ""))
+                   + (f"; {self.gone} file{'s' if self.gone != 1 else ''} gone since the last run "
+                      "forgotten" if self.gone else ""))
         if self.failed:
             out.append("failed by reason: " + ", ".join(f"{reason} {n}" for reason, n in
                                                        self.failed.most_common()))
