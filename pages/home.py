@@ -72,19 +72,17 @@ with guard("Reading the model cards"):
         st.info("This model set is empty.")
 
 st.subheader("Where to start")
-c1, c2, c3, c4, c5 = st.columns(5)
-with c1:
-    st.page_link("../pages/classify.py", label="Classify a song", icon=":material/headphones:")
-    st.caption("Upload audio and see every model's prediction along the song.")
-with c2:
-    st.page_link("../pages/compare.py", label="Compare models", icon=":material/bar_chart:")
-    st.caption("Accuracy, per-genre results and confusion matrices side by side.")
-with c3:
-    st.page_link("../pages/train.py", label="Train on your music", icon=":material/model_training:")
-    st.caption("GTZAN, FMA, or any folder per genre.")
-with c4:
-    st.page_link("../pages/library.py", label="Tag a library", icon=":material/library_music:")
-    st.caption("Review what `python -m core tag` wrote; corrections train the next set.")
-with c5:
-    st.page_link("../pages/report.py", label="Present the results", icon=":material/description:")
-    st.caption("Findings, business case, HTML or PDF export.")
+START_HERE = (
+    ("classify", "Classify a song", "headphones",
+     "Upload audio and see every model's prediction along the song."),
+    ("compare", "Compare models", "bar_chart",
+     "Accuracy, per-genre results and confusion matrices side by side."),
+    ("train", "Train on your music", "model_training", "GTZAN, FMA, or any folder per genre."),
+    ("library", "Tag a library", "library_music",
+     "Review what `python -m core tag` wrote; corrections train the next set."),
+    ("report", "Present the results", "description", "Findings, business case, HTML or PDF export."),
+)
+for column, (page, label, icon, caption) in zip(st.columns(len(START_HERE)), START_HERE, strict=True):
+    with column:
+        st.page_link(f"../pages/{page}.py", label=label, icon=f":material/{icon}:")
+        st.caption(caption)

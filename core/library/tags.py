@@ -149,6 +149,14 @@ def _save(obj: Any, fmt: str, path: str) -> None:
         obj.save(path)
 
 
+def _required_format(path: str | os.PathLike[str]) -> str:
+    """The tag format of ``path``; LibraryError when its kind of file has no genre tag."""
+    fmt = tag_format(path)
+    if fmt is None:
+        raise LibraryError(f"{path}: no genre tag in {Path(path).suffix or 'this'} files")
+    return fmt
+
+
 def read_fields(path: str | os.PathLike[str], fields: Sequence[str]) -> dict[str, tuple[str, ...] | None]:
     """Current values of tag fields of one file (None: absent).
 
@@ -157,9 +165,7 @@ def read_fields(path: str | os.PathLike[str], fields: Sequence[str]) -> dict[str
     LibraryError
         The file has no genre tag format, or its tags cannot be read.
     """
-    fmt = tag_format(path)
-    if fmt is None:
-        raise LibraryError(f"{path}: no genre tag in {Path(path).suffix or 'this'} files")
+    fmt = _required_format(path)
     obj = _open(str(path), fmt)
     return {field: _get(obj, fmt, field) for field in fields}
 
@@ -174,9 +180,7 @@ def plan_changes(path: str | os.PathLike[str], genre: str, *, comment: str | Non
     LibraryError
         The file has no genre tag format, or its tags cannot be read.
     """
-    fmt = tag_format(path)
-    if fmt is None:
-        raise LibraryError(f"{path}: no genre tag in {Path(path).suffix or 'this'} files")
+    fmt = _required_format(path)
     wanted = {GENRE_FIELDS[fmt]: (genre_tag_value(genre),)}
     if comment is not None:
         wanted[COMMENT_FIELDS[fmt]] = (comment,)
@@ -198,9 +202,7 @@ def write_changes(path: str | os.PathLike[str],
     import mutagen
 
     path = str(path)
-    fmt = tag_format(path)
-    if fmt is None:
-        raise LibraryError(f"{path}: no genre tag in {Path(path).suffix or 'this'} files")
+    fmt = _required_format(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
                                suffix=f".tagging{Path(path).suffix}")  # same kind of file
