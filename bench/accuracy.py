@@ -140,7 +140,8 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
         m = ensemble.metrics
         _, test_probas, truth = common_tracks({n: model.metrics_["test_tracks"]
                                                for n, model in models.items()})
-        pooled["truth"] += [data.genres.index(g) for g in truth]
+        truth_ids = [data.genres.index(g) for g in truth]
+        pooled["truth"] += truth_ids
         pooled["ensemble"].append(ensemble.combine(test_probas)[0])
         for name in members:
             pooled[name].append(test_probas[name])
@@ -154,7 +155,7 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
             scores["accuracy_when_confident"].append(m["accuracy_when_confident"])
         geometric = combine_probabilities(np.stack(list(test_probas.values()))).argmax(axis=1)
         scores["ensemble_geometric_mean"].append(float(
-            (geometric == np.array([data.genres.index(g) for g in truth])).mean()))
+            (geometric == np.array(truth_ids)).mean()))
         if scratch:
             scores["mel_cnn_from_scratch"].append(
                 MelCnn(encoder=None).fit(data, split, cache=cache).metrics_["track"]["accuracy"])

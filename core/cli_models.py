@@ -118,7 +118,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from core.predict import load_models, predict_audio
+    from core.audio import load_audio
+    from core.config import FEATURE_SR
+    from core.explain import explain_prediction
+    from core.predict import load_models, predict_waveform
 
     loaded = load_models(args.models, yamnet_handle=args.yamnet_handle)
     for name, message in loaded.errors.items():
@@ -130,20 +133,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ModelError("no usable models" + (f" in {args.models}" if args.models else ""))
     results, failures = [], 0
     for file in args.files:
-        try:
-            if args.explain:  # the waveform is needed again for the explanations
-                from core.audio import load_audio
-                from core.config import FEATURE_SR
-                from core.explain import explain_prediction
-                from core.predict import predict_waveform
-
-                y = load_audio(file, sr=FEATURE_SR)
-                prediction = predict_waveform(loaded.models, y, FEATURE_SR,
-                                              ensemble=loaded.ensemble)
+        try:  # decoded here, once: the explanations need the waveform too
+            y = load_audio(file, sr=FEATURE_SR)
+            prediction = predict_waveform(loaded.models, y, FEATURE_SR, ensemble=loaded.ensemble)
+            if args.explain:
                 explained = explain_prediction(loaded.models, prediction, y, FEATURE_SR,
                                                ensemble=loaded.ensemble)
-            else:
-                prediction = predict_audio(loaded.models, file, ensemble=loaded.ensemble)
         except GenreLabError as exc:
             failures += 1
             print(f"error: {exc}", file=sys.stderr)

@@ -264,11 +264,13 @@ def fit_ensemble(probas: dict[str, np.ndarray], labels: np.ndarray, genres: list
 
 def _weights_of(directory: Path, models: list[str]) -> dict[str, str]:
     """``weights_sha256`` of each model folder below ``directory`` that records one."""
+    from core.registry import read_metadata
+
     found = {}
     for name in models:
         try:
-            sha = json.loads((directory / name / "metadata.json").read_text()).get("weights_sha256")
-        except (OSError, ValueError, AttributeError):
+            sha = read_metadata(directory / name).get("weights_sha256")
+        except ModelError:
             continue
         if sha:
             found[name] = sha

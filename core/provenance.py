@@ -125,9 +125,9 @@ def held_out_rows(manifest: pd.DataFrame, *, model_dir: str | os.PathLike[str] |
     if trained is not None:
         keep = np.array([k not in trained for k in keys], dtype=bool)
         return HeldOut(candidates[keep], "recorded", int((~keep).sum()))
-    tested = test_keys(metrics) | _keys(metrics.get("validation_tracks") or [])
+    held = test_keys(metrics)
+    tested = held | _keys(metrics.get("validation_tracks") or [])
     if tested and any(k in tested for k in keys):
-        held = test_keys(metrics)
         keep = np.array([k in held for k in keys], dtype=bool)
         return HeldOut(candidates[keep], "own test tracks", int((~keep).sum()))
     return HeldOut(candidates, "unknown", 0)

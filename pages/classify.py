@@ -178,13 +178,13 @@ with guard("Making the song card"):
     card_name = analysis.name.rsplit(".", 1)[0] + "-genrelab"
     set_name = st.session_state.get("model_set", "")
     c1, c2, c3 = st.columns([1, 1, 3])
-    c1.download_button("Song card (PNG)", song_card_for(explain_key, analysis, set_name,
-                                                        explained.get(explain_key), "png",
-                                                        explain_key in explained),
+    c1.download_button("Song card (PNG)", lambda: song_card_for(explain_key, analysis, set_name,
+                                                                explained.get(explain_key), "png",
+                                                                explain_key in explained),
                        f"{card_name}.png", "image/png", key="classify_card_png")
-    c2.download_button("Song card (PDF)", song_card_for(explain_key, analysis, set_name,
-                                                        explained.get(explain_key), "pdf",
-                                                        explain_key in explained),
+    c2.download_button("Song card (PDF)", lambda: song_card_for(explain_key, analysis, set_name,
+                                                                explained.get(explain_key), "pdf",
+                                                                explain_key in explained),
                        f"{card_name}.pdf", "application/pdf", key="classify_card_pdf")
     c3.caption("One page to hand on: every model's answer, the probabilities, the genres along "
                "the song and, once computed, the explanations.")

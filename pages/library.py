@@ -143,5 +143,5 @@ if st.button("Save training manifest", key="export_save"):
 with guard("Preparing the Parquet download"):
     parquet = Path(data.database).with_suffix(".parquet")
     if parquet.is_file():
-        st.download_button("Download the library table (Parquet)", parquet.read_bytes(),
+        st.download_button("Download the library table (Parquet)", parquet.read_bytes,
                            parquet.name, "application/octet-stream")

@@ -345,8 +345,9 @@ def main() -> None:
         fitted_on={"dataset": audio.name, "split": split.name,
                    "side": f"train + valid, out of fold ({OOF_FOLDS} artist-grouped folds, {n_oof} files)"})
     # Reported apart: the full-length songs among the test files, what users upload.
+    songs = {path for path in {row["path"] for t in tests.values() for row in t} if is_song(path)}
     ensemble.metrics["songs"] = evaluate_ensemble(
-        ensemble, {n: [row for row in table if is_song(row["path"])] for n, table in tests.items()})
+        ensemble, {n: [row for row in table if row["path"] in songs] for n, table in tests.items()})
     for name, model in models.items():
         model.save(OUT / name)
     write_provenance(audio, table, split)

@@ -26,6 +26,7 @@ music, Rock and roll, Punk rock, ...), normalised over the genres.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 import threading
@@ -164,9 +165,15 @@ def check_encoder(trained_on: dict[str, Any] | None, handle: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=8)
+def _class_index(class_names: tuple[str, ...]) -> dict[str, int]:
+    """Index of each class by its :func:`genre_key` (built once per list of class names)."""
+    return {genre_key(name): i for i, name in enumerate(class_names)}
+
+
 def genre_class_map(genres: list[str], class_names: list[str]) -> dict[str, list[int]]:
     """AudioSet class indices for each genre (empty list where YAMNet has no such class)."""
-    index = {genre_key(name): i for i, name in enumerate(class_names)}
+    index = _class_index(tuple(class_names))
     mapping: dict[str, list[int]] = {}
     for genre in genres:
         key = genre_key(genre)
@@ -519,7 +526,7 @@ class YamnetEmbedding(GenreModel):
             genres maps to scores above every class the genres map to, else None.
         """
         names = self.backend.class_names
-        index = {genre_key(n): i for i, n in enumerate(names)}
+        index = _class_index(tuple(names))
         mapped = {i for ids in self.class_map_.values() for i in ids}
         if not mapped:
             return None
