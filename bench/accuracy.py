@@ -12,8 +12,12 @@
    calibration error and how often it says "uncertain".
 3. Playback level: every bundled model and the ensemble on the bundled split's test files played
    0, 6, 12 and 20 dB quieter and 6 dB louder (an uploaded song can come at any level).
+4. Every family (``core.models.FAMILIES``: the research's logistic regression, boosted trees,
+   LSTM, MFCC-CNN and VGG transfer beside GenreLab's three), each trained by its own ``fit`` with
+   its default hyperparameters, on the excerpts' folds of part 2 (same folds, same seeds), and
+   the ones that read the 57 summary features also on the feature table's fault-filtered split.
 Accuracy is track level. Needs ../shared.
-Usage: python -m bench.accuracy [--folds N] [--parts table,excerpts,level]
+Usage: python -m bench.accuracy [--folds N] [--parts table,excerpts,level,families]
 """
 
 from __future__ import annotations
@@ -202,7 +206,56 @@ def playback_level(gains_db: tuple[float, ...] = (0.0, -6.0, -12.0, -20.0, 6.0)
     return result
 
 
-PARTS = ("table", "excerpts", "level")
+def families(grouping: str, *, names: tuple[str, ...] | None = None, members: int = 1
+             ) -> dict[str, object]:
+    """Every family's track accuracy on the excerpts' folds (5 by track or 3 by artist), the same
+    folds as :func:`excerpts`, with its macro-F1 and training time. Networks trained from
+    scratch use ``members`` seeds (1: the leaderboard's single network, and affordable here)."""
+    from core.models import FAMILIES
+    from core.train import make_model
+
+    data = load_dataset(SHARED / "data/gtzan/excerpts", "gtzan")
+    if grouping == "track":
+        data.manifest["group"] = data.manifest["track_id"]
+    cache = FeatureCache()
+    result: dict[str, object] = {}
+    for name in names or tuple(FAMILIES):
+        kwargs: dict[str, Any] = {"yamnet_handle": str(TFLITE)} if name == "yamnet" else {}
+        accuracy, f1, seconds = [], [], []
+        for split in group_kfold(data, n_splits=5 if grouping == "track" else 3, valid_size=0.2):
+            model = make_model(name, members=members, **kwargs).fit(data, split, cache=cache)
+            accuracy.append(model.metrics_["track"]["accuracy"])
+            f1.append(model.metrics_["track"]["macro_f1"])
+            seconds.append(model.info_["train_seconds"])
+        result[name] = {"accuracy": float(np.mean(accuracy)), "by_fold": accuracy,
+                        "macro_f1": float(np.mean(f1)), "train_seconds_median":
+                        float(np.median(seconds)), "parameters": model.info_["parameters"]}
+        print(f"families by {grouping:6s} {name:10s} {np.mean(accuracy):.3f} "
+              f"(folds {', '.join(f'{a:.2f}' for a in accuracy)}; macro-F1 {np.mean(f1):.3f}; "
+              f"median train {np.median(seconds):.1f} s)", flush=True)
+    return result
+
+
+def families_on_table() -> dict[str, object]:
+    """The families that read the 57 summary features, on the feature table's fault-filtered
+    split (one test split: the seed is the only source of spread, so seeds 0-2 are averaged)."""
+    from core.models import FAMILIES
+    from core.train import make_model
+
+    table = load_dataset(SHARED / "data/gtzan/features_30_sec.csv", "features-csv")
+    fault = make_split(table, "fault-filtered")
+    result: dict[str, object] = {}
+    for name, cls in FAMILIES.items():
+        if cls.needs_audio:
+            continue
+        accuracy = [make_model(name, seed=seed).fit(table, fault).metrics_["track"]["accuracy"]
+                    for seed in SEEDS]
+        result[name] = {"accuracy": float(np.mean(accuracy)), "by_seed": accuracy}
+        print(f"families fault-filtered {name:10s} {np.mean(accuracy):.3f}", flush=True)
+    return result
+
+
+PARTS = ("table", "excerpts", "level", "families")
 
 
 def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = True
@@ -246,6 +299,9 @@ def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = Tru
                 f"{g:+.0f} dB {a:.3f}" for g, a in zip(level["gains_db"], level[name],
                                                        strict=True)))
         result["playback_level"] = level
+    if "families" in parts:
+        result["families"] = {"fault_filtered": families_on_table(),
+                              **{f"excerpts_by_{g}": families(g) for g in ("track", "artist")}}
     save("accuracy", result)
     return result
 
@@ -254,7 +310,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--parts", default=",".join(PARTS),
-                        help="comma-separated: table (feature table), excerpts, level (playback level)")
+                        help="comma-separated: table (feature table), excerpts, level (playback level), "
+                             "families (every family on the same folds)")
     parser.add_argument("--no-scratch", action="store_true",
                         help="skip the from-scratch mel-CNN baseline (the slowest part)")
     args = parser.parse_args()

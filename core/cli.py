@@ -205,10 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("info", "clear"))
     p.set_defaults(func=cmd_cache)
 
+    from core.cli_leaderboard import register as register_leaderboard
     from core.cli_library import register as register_library
     from core.cli_models import register
 
     register(sub)
+    register_leaderboard(sub)
     register_library(sub)
     return parser
 

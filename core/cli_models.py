@@ -10,7 +10,7 @@ from typing import Any
 
 from core.cache import FeatureCache
 from core.datasets import load_dataset
-from core.errors import GenreLabError, ModelError
+from core.errors import GenreLabError, ModelError, ParameterError
 
 
 def int_at_least(minimum: int, text: str) -> int:
@@ -53,6 +53,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.train import parse_families, train_family
 
     families = parse_families(args.models)
+    weights = getattr(args, "weights", None)
+    if weights is not None:  # refused before any audio is decoded
+        if "vgg" not in families:
+            raise ParameterError("--weights (a local ImageNet VGG16/ResNet50 weights file) applies "
+                                 "to the vgg family only; add vgg to --models")
+        from core.encoders.vgg import check_weights_file
+
+        check_weights_file(weights)
     dataset = load_dataset(args.data, args.layout)
     split = make_split(dataset, args.split, seed=args.seed, fold=args.fold)
     print(f"{dataset.name}: {len(dataset.manifest)} rows, {len(dataset.genres)} genres; split "
@@ -65,6 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             model = train_family(family, dataset, split, Path(args.out) / family, seed=args.seed,
                                  epochs=args.epochs, members=args.members,
                                  yamnet_handle=args.yamnet_handle,
+                                 weights=weights if family == "vgg" else None,
                                  cache=cache, n_jobs=args.jobs, verbose=not args.quiet)
         except GenreLabError as exc:
             failed += 1
@@ -169,6 +178,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from core.cli import _add_data_args as data_args
     from core.cli import _add_split_args as split_args
+    from core.models import FAMILIES
 
     def handle_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--yamnet-handle", default=None,
@@ -179,13 +189,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("train", help="train model families and print their held-out metrics")
     data_args(p)
-    p.add_argument("--models", default="mlp,cnn,yamnet", help="comma-separated: mlp,cnn,yamnet")
+    p.add_argument("--models", default="mlp,cnn,yamnet",
+                   help=f"comma-separated, any of: {','.join(FAMILIES)} (default: mlp,cnn,yamnet)")
     split_args(p, "random")
     handle_arg(p)
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default per family)")
+    p.add_argument("--weights", default=None, metavar="PATH",
+                   help="vgg only: a local keras.applications VGG16/ResNet50 ImageNet weights file "
+                        "(include_top=False; nothing is downloaded) instead of the shipped MSD VGG")
     p.add_argument("--members", type=positive_int, default=None,
                    help="networks (consecutive seeds) averaged into each model; 1 trains fastest "
-                        "(default per family: MLP 5, CNN 3, YAMNet 3)")
+                        "(default per family: MLP 5, CNN 3, YAMNet 3, MFCC-CNN 3, others 1)")
     p.add_argument("--jobs", "-j", type=int, default=0, help="feature worker processes")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--out", required=True, help="folder to write <family>/ model folders into")

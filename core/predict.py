@@ -27,7 +27,7 @@ __all__ = ["BUNDLED_MODELS", "ModelSet", "Prediction", "combine_probabilities",
 
 #: The bundled default models (``assets/models/<family>/``).
 BUNDLED_MODELS = Path(__file__).resolve().parents[1] / "assets" / "models"
-FAMILY_ORDER = ("mlp", "cnn", "yamnet")
+FAMILY_ORDER = ("mlp", "cnn", "yamnet", "logreg", "boosting", "lstm", "mfcc-cnn", "vgg")
 
 
 @dataclass

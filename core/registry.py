@@ -4,6 +4,14 @@ Saves are atomic: the new folder is written completely beside the old one and sw
 rename, so a crash mid-save leaves the previous model loadable. Loading checks the format
 version, the family, the weights' checksum and the Keras major version, and explains any
 mismatch. Weights are Keras' ``.keras`` zip loaded with ``safe_mode=True``; nothing is unpickled.
+
+A family whose model is not a Keras network declares its own weights file and hooks (e.g. the
+boosted trees, :class:`core.models.boosting.SummaryBoosting`): the class attribute
+``weights_file`` (the file's name in the folder, default ``model.keras``),
+``save_weights(path)`` and ``load_weights(path) -> model_`` (the object must have Keras'
+``output_shape``). The registry still writes the folder atomically and checks the file's sha256
+before ``load_weights`` sees it. A family may also define ``from_config(config, **kwargs)``,
+the unfitted model a saved ``config`` describes; the older families are built below.
 """
 
 from __future__ import annotations
@@ -29,11 +37,14 @@ METRICS = "metrics.json"
 
 
 def _families() -> dict[str, type[GenreModel]]:
-    from core.models.cnn import MelCnn
-    from core.models.mlp import MfccMlp
-    from core.models.yamnet import YamnetEmbedding
+    from core.models import FAMILIES
 
-    return {cls.family: cls for cls in (MfccMlp, MelCnn, YamnetEmbedding)}
+    return {cls.family: cls for cls in FAMILIES.values()}
+
+
+def weights_name(cls: type[GenreModel]) -> str:
+    """The file a family keeps its weights in: its ``weights_file``, else :data:`WEIGHTS`."""
+    return str(getattr(cls, "weights_file", WEIGHTS))
 
 
 def library_versions() -> dict[str, str]:
@@ -79,8 +90,13 @@ def save_model(model: GenreModel, directory: str | os.PathLike[str]) -> Path:
             "features_version": FEATURES_VERSION,
         }
         if model.model_ is not None:
-            model.model_.save(tmp / WEIGHTS)
-            metadata["weights_sha256"] = file_sha256(tmp / WEIGHTS)
+            weights = tmp / weights_name(type(model))
+            save = getattr(model, "save_weights", None)
+            if save is None:
+                model.model_.save(weights)
+            else:
+                save(weights)
+            metadata["weights_sha256"] = file_sha256(weights)
         metrics = {"metrics": model.metrics_, "history": model.history_, "info": model.info_}
         (tmp / METADATA).write_text(json.dumps(jsonable(metadata), indent=2))
         (tmp / METRICS).write_text(json.dumps(jsonable(metrics), indent=2))
@@ -158,17 +174,19 @@ def load_model(directory: str | os.PathLike[str], *, yamnet_handle: str | None =
     saved = read_metrics(directory)
     model.metrics_ = saved.get("metrics", {})
     model.history_ = saved.get("history", {})
-    weights = directory / WEIGHTS
+    weights = directory / weights_name(cls)
     if "weights_sha256" in metadata:
         if not weights.is_file():
-            raise ModelError(f"{directory}: {WEIGHTS} is missing")
+            raise ModelError(f"{directory}: {weights.name} is missing")
         if file_sha256(weights) != metadata["weights_sha256"]:
-            raise ModelError(f"{directory}: {WEIGHTS} does not match its checksum (corrupt or "
-                             "modified); retrain or restore the model")
+            raise ModelError(f"{directory}: {weights.name} does not match its checksum (corrupt "
+                             "or modified); retrain or restore the model")
+        load = getattr(model, "load_weights", None)
         try:
-            model.model_ = keras.models.load_model(weights, compile=False, safe_mode=True)
+            model.model_ = (keras.models.load_model(weights, compile=False, safe_mode=True)
+                            if load is None else load(weights))
         except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors...
-            raise ModelError(f"{directory}: cannot load {WEIGHTS} ({exc})") from None
+            raise ModelError(f"{directory}: cannot load {weights.name} ({exc})") from None
         n_out = int(model.model_.output_shape[-1])
         if n_out != len(model.genres_):
             raise ModelError(f"{directory}: network has {n_out} outputs for "
@@ -186,6 +204,9 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
                                                      "patience", "seed", "refit", "members")
                               if k in hyper}
     try:
+        from_config = getattr(cls, "from_config", None)
+        if from_config is not None:
+            return from_config(config, **kwargs)
         if cls.family == "yamnet":
             from core.models.yamnet import HANDLE_ENV, TFHUB_HANDLE, check_encoder, resolve_handle
 

@@ -29,10 +29,18 @@ def parse_families(text: str) -> list[str]:
 
 
 def make_model(family: str, *, seed: int = 0, epochs: int | None = None,
-               members: int | None = None, yamnet_handle: str | None = None) -> GenreModel:
+               members: int | None = None, yamnet_handle: str | None = None,
+               weights: str | os.PathLike[str] | None = None) -> GenreModel:
     """A new, unfitted model of ``family`` with its default hyperparameters.
 
     ``epochs`` and ``members`` (seeds averaged), when given, replace the family's defaults.
+    ``weights`` (``vgg`` only): a local ImageNet VGG16/ResNet50 weights file for
+    :class:`~core.models.vgg.VggTransfer`; None uses the shipped MSD VGG.
+
+    Raises
+    ------
+    ModelError
+        ``weights`` given for another family than ``vgg``, or naming no usable file.
     """
     kwargs: dict[str, Any] = {"seed": seed}
     if epochs is not None:
@@ -41,12 +49,18 @@ def make_model(family: str, *, seed: int = 0, epochs: int | None = None,
         kwargs["members"] = members
     if family == "yamnet":
         kwargs["handle"] = yamnet_handle
+    if weights is not None:
+        if family != "vgg":
+            raise ModelError(f"weights (a local ImageNet weights file) apply to the vgg family "
+                             f"only, not {family!r}")
+        kwargs["weights"] = weights
     return FAMILIES[family](**kwargs)
 
 
 def train_family(family: str, dataset: Dataset, split: Split, out: str | os.PathLike[str], *,
                  seed: int = 0, epochs: int | None = None, members: int | None = None,
                  yamnet_handle: str | None = None,
+                 weights: str | os.PathLike[str] | None = None,
                  cache: FeatureCache | None = None, n_jobs: int = 1,
                  progress: Progress | None = None, verbose: bool = False) -> GenreModel:
     """Train one family on ``split``, evaluate it on the test tracks, save it to ``out``.
@@ -54,7 +68,7 @@ def train_family(family: str, dataset: Dataset, split: Split, out: str | os.Path
     For YAMNet the zero-shot accuracy on the same test tracks is stored beside the head's.
     """
     model = make_model(family, seed=seed, epochs=epochs, members=members,
-                       yamnet_handle=yamnet_handle)
+                       yamnet_handle=yamnet_handle, weights=weights)
     model.fit(dataset, split, cache=cache, n_jobs=n_jobs, progress=progress, verbose=verbose)
     if isinstance(model, YamnetEmbedding) and len(split.test):
         try:

@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 #: Display names of the model families and the ensemble.
-DISPLAY_NAMES = {"mlp": "MFCC-MLP", "cnn": "mel-CNN", "yamnet": "YAMNet", "ensemble": "Ensemble"}
+DISPLAY_NAMES = {"mlp": "MFCC-MLP", "cnn": "mel-CNN", "yamnet": "YAMNet", "ensemble": "Ensemble",
+                 "logreg": "Logistic regression", "boosting": "Boosted trees", "lstm": "MFCC-LSTM",
+                 "mfcc-cnn": "MFCC-CNN", "vgg": "VGG transfer"}
 #: Colour of each family (colour-blind-safe, distinct in light and dark themes).
-COLOURS = {"mlp": "#6C5CE7", "cnn": "#00A383", "yamnet": "#E17055", "ensemble": "#2D3436"}
+COLOURS = {"mlp": "#6C5CE7", "cnn": "#00A383", "yamnet": "#E17055", "ensemble": "#2D3436",
+           "logreg": "#8E7CC3", "boosting": "#B8860B", "lstm": "#1B9AAA", "mfcc-cnn": "#74B816",
+           "vgg": "#C2185B"}
 #: Colours for models outside the families above, in order.
 EXTRA_COLOURS = ("#0984E3", "#D63031", "#FDCB6E", "#E84393", "#636E72", "#55EFC4")
 

@@ -21,6 +21,18 @@ class TrainingCancelled(GenreLabError):
     """The user cancelled a training run."""
 
 
+def weights_error(path: str) -> str | None:
+    """Why a VGG transfer weights file cannot be used (None: it can; its content is checked
+    when training starts)."""
+    from core.encoders.vgg import check_weights_file
+
+    try:
+        check_weights_file(path)
+    except GenreLabError as exc:
+        return str(exc)
+    return None
+
+
 @dataclass
 class TrainingJob:
     """One training run of several families; its fields are read by the page while it runs."""
@@ -34,6 +46,8 @@ class TrainingJob:
     members: int | None = None
     seed: int = 0
     yamnet_handle: str | None = None
+    #: vgg only: a local ImageNet VGG16/ResNet50 weights file (None: the shipped MSD VGG).
+    weights: str | None = None
     progress: dict[str, float] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
     results: dict[str, str] = field(default_factory=dict)
@@ -101,6 +115,7 @@ class TrainingJob:
                                          seed=self.seed, epochs=self.epochs,
                                          members=self.members,
                                          yamnet_handle=self.yamnet_handle,
+                                         weights=self.weights if family == "vgg" else None,
                                          cache=FeatureCache(), progress=self._report(family))
                     record_training_tracks(self.out / family, dataset, split)
                     trained[family] = model

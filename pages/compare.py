@@ -8,7 +8,9 @@ from core.datasets import LAYOUTS
 from core.registry import list_models
 from core.splits import SPLIT_STRATEGIES
 from dashboard import figures
-from dashboard.palette import display_name
+from dashboard.leaderboard import LEAKY_COMMAND, LEAKY_DESCRIPTION, leaderboard_for, published_frame
+from dashboard.leaderboard import column_config as leaderboard_columns
+from dashboard.palette import display_name, readable
 from dashboard.resources import model_sets
 from dashboard.tables import (
     HELD_OUT,
@@ -103,6 +105,26 @@ st.dataframe(summary, hide_index=True, width="stretch",
 st.caption("Accuracy at track level unless chosen otherwise, with its 95% bootstrap interval "
            "over the test tracks; ECE: expected calibration error (0 = confidence matches how "
            "often the model is right); n/a: not measured for that model.")
+
+st.subheader("Leaderboard")
+with guard("Building the leaderboard"):
+    board, board_notes, reference = leaderboard_for(saved, {s: sets[s] for s in chosen_sets})
+    st.caption(f"Every model as saved, on its own held-out test tracks (reference: "
+               f"{reference.get('split') or 'unknown split'}, {reference.get('test_tracks')} "
+               "tracks); rows tested on other tracks are marked not comparable, never ranked "
+               "beside the others.")
+    for note in board_notes:
+        st.warning(readable(note, saved), icon=":material/warning:")
+    if board["split"].nunique() == 1:  # said once in the caption above
+        board = board.drop(columns="split")
+    st.dataframe(board, hide_index=True, width="stretch", column_config=leaderboard_columns())
+    st.caption(f"ms/segment: the network alone on precomputed inputs, per input row (features "
+               f"and pretrained encoders excluded). Leaky protocol: segment-level accuracy on "
+               f"{LEAKY_DESCRIPTION}; '-' where not computed (`{LEAKY_COMMAND}`), n/a where it "
+               "does not apply.")
+    st.markdown("**Published figures**, each on its own protocol:")
+    st.dataframe(published_frame(), hide_index=True, width="stretch",
+                 column_config={"why": st.column_config.TextColumn(width="large")})
 
 with guard("Drawing per-genre accuracy"):
     st.plotly_chart(figures.per_genre_accuracy(per_genre_table(saved, level)), theme="streamlit")

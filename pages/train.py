@@ -6,9 +6,10 @@ from pathlib import Path
 import streamlit as st
 
 from core.datasets import LAYOUTS
+from core.models import FAMILIES
 from core.splits import SPLIT_STRATEGIES
 from dashboard.resources import model_sets, runs_dir
-from dashboard.training import TrainingJob
+from dashboard.training import TrainingJob, weights_error
 from dashboard.ui import model_label
 
 st.title("Train")
@@ -22,7 +23,7 @@ job: TrainingJob | None = st.session_state.get("train_job")
 for key, default in {"train_data": str(shared) if shared.is_dir() else "",
                      "train_layout": list(LAYOUTS)[0 if shared.is_dir() else 2],
                      "train_models": ["mlp", "cnn"], "train_split": "kfold", "train_epochs": 0,
-                     "train_members": 0,
+                     "train_members": 0, "train_vgg_weights": "",
                      "train_name": time.strftime("run-%Y%m%d-%H%M%S")}.items():
     st.session_state.setdefault(key, default)
 if job is not None and not job.running and st.session_state["train_name"] == job.out.name:
@@ -35,8 +36,16 @@ with st.container(border=True):
     data = c1.text_input("Dataset folder or feature table",
                          placeholder="/data/my-music (one folder per genre)", key="train_data")
     layout = c2.selectbox("Layout", list(LAYOUTS), key="train_layout")
-    families = st.multiselect("Models", ["mlp", "cnn", "yamnet"], format_func=model_label,
+    families = st.multiselect("Models", list(FAMILIES), format_func=model_label,
                               key="train_models")
+    vgg_weights = ""
+    if "vgg" in families:
+        vgg_weights = st.text_input(
+            "VGG transfer: ImageNet weights file (optional)", key="train_vgg_weights",
+            placeholder="/data/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            help="Empty: the shipped MSD VGG (from the musicnn package). A local "
+                 "keras.applications VGG16 or ResNet50 weights file (include_top=False) trains "
+                 "the ImageNet variant the research used; nothing is downloaded.").strip()
     c3, c4, c6, c5 = st.columns([2, 2, 2, 3])
     split = c3.selectbox("Split", list(SPLIT_STRATEGIES), key="train_split",
                          help="; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items()))
@@ -45,8 +54,9 @@ with st.container(border=True):
                                   "0 keeps each model's default.")
     members = c6.number_input("Seeds averaged (0 = default)", 0, 10,
                               help="Networks trained with consecutive seeds and averaged into "
-                                   "each model (default: MLP 5, CNN 3, YAMNet 3). 1 trains "
-                                   "fastest; more are steadier.", key="train_members")
+                                   "each model (default: MLP 5, CNN 3, YAMNet 3, MFCC-CNN 3, "
+                                   "others 1). 1 trains fastest; more are steadier.",
+                              key="train_members")
     name = c5.text_input("Name of the model set", key="train_name")
     submitted = st.button("Start training", type="primary", key="train_start",
                           disabled=bool(job and job.running))
@@ -57,15 +67,18 @@ if submitted:
         st.error("Enter a dataset folder or feature table.")
     elif not families:
         st.error("Pick at least one model.")
-    elif layout == "features-csv" and set(families) - {"mlp"}:
-        st.error("A feature table holds the 57 summary features, not audio: only the MFCC-MLP "
-                 "can train on it. Remove " + " and ".join(model_label(f) for f in families
-                                                            if f != "mlp")
+    elif vgg_weights and (weights_problem := weights_error(vgg_weights)):
+        st.error(weights_problem)
+    elif layout == "features-csv" and (audio_only := [f for f in families
+                                                      if FAMILIES[f].needs_audio]):
+        st.error("A feature table holds the 57 summary features, not audio: only "
+                 + ", ".join(model_label(f) for f in FAMILIES if not FAMILIES[f].needs_audio)
+                 + " can train on it. Remove " + " and ".join(model_label(f) for f in audio_only)
                  + ", or give a folder of audio files with another layout.")
     else:
         job = TrainingJob(data=data, layout=layout, families=list(families), split=split,
                           out=runs_dir() / safe, epochs=int(epochs) or None,
-                          members=int(members) or None,
+                          members=int(members) or None, weights=vgg_weights or None,
                           yamnet_handle=st.session_state.get("yamnet_handle") or None).start()
         st.session_state["train_job"] = job
 

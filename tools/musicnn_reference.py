@@ -6,7 +6,8 @@ Run in a scratch venv, never in the project's (it needs tf-keras and the 2019 pa
     /tmp/refenv/bin/pip install tensorflow==2.21.0 tf-keras==2.21.0 librosa==0.11.0 numpy==2.4.6
     pip download --no-deps musicnn==0.1.0 -d /tmp/musicnn_whl
     /tmp/refenv/bin/pip install --no-deps /tmp/musicnn_whl/musicnn-0.1.0-py3-none-any.whl
-    TF_USE_LEGACY_KERAS=1 /tmp/refenv/bin/python tools/musicnn_reference.py
+    TF_USE_LEGACY_KERAS=1 /tmp/refenv/bin/python tools/musicnn_reference.py            # both files
+    TF_USE_LEGACY_KERAS=1 /tmp/refenv/bin/python tools/musicnn_reference.py --only vgg # VGG file only
 
 It builds each graph with the package's own ``musicnn.models.define_model``, restores the
 wheel's checkpoint (by prefix), and feeds log-mel patches made by
@@ -20,10 +21,19 @@ loud input.
 Writes ``tests/data/musicnn_reference.npz`` (compressed, ~0.3 MB): ``mel`` (n, 187, 96) float32,
 ``patch_source`` (what each patch is), and per model ``{msd,mtt}_{tags,penultimate,max_pool,
 mean_pool}`` float32.
+
+And, for the package's VGG (``MSD_vgg``, ``musicnn.models.vgg``), ``tests/data/
+musicnn_vgg_reference.npz`` (a few KB): the outputs ``vgg_msd_{tags,penultimate,mean_pool,
+max_pool}`` of the same patches, read from ``musicnn_reference.npz`` (not stored twice), with
+``mel_sha256`` to prove which patches they belong to. ``penultimate`` is the graph's ``pool5``
+flattened (the tag layer's input); ``mean_pool``/``max_pool`` are the mean and max over time and
+frequency of the tensor the graph's ``pool5`` pools (block 5's batch norm), taken in the graph.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -47,6 +57,7 @@ from core.encoders.musicnn import (  # noqa: E402
 )
 
 OUT = ROOT / "tests" / "data" / "musicnn_reference.npz"
+VGG_OUT = ROOT / "tests" / "data" / "musicnn_vgg_reference.npz"
 
 
 def synthetic_music(seconds: float, seed: int) -> np.ndarray:
@@ -113,10 +124,76 @@ def run_original(model_dir: str, n_tags: int, prefix: str, patches: np.ndarray) 
     return {k: np.asarray(v, dtype=np.float32) for k, v in batch.items()}
 
 
-def main() -> int:
+def mel_sha256(mel: np.ndarray) -> str:
+    """sha256 of a float32 C-ordered patch array (which patches a reference belongs to)."""
+    return hashlib.sha256(np.ascontiguousarray(mel, dtype=np.float32).tobytes()).hexdigest()
+
+
+def run_original_vgg(model_dir: str, n_tags: int, prefix: str, patches: np.ndarray) -> dict[str, np.ndarray]:
+    """Outputs of the package's own VGG graph (``musicnn.models.vgg``), batch and one at a time."""
+    import tensorflow as tf
+    from musicnn import models
+
+    tf.compat.v1.disable_eager_execution()
+    tf.compat.v1.reset_default_graph()
+    with tf.name_scope("model"):
+        x = tf.compat.v1.placeholder(tf.float32, [None, PATCH_FRAMES, N_MELS])
+        is_training = tf.compat.v1.placeholder(tf.bool)
+        y, _p1, _p2, _p3, _p4, pool5 = models.define_model(x, is_training, model_dir, n_tags)
+        block5 = pool5.op.inputs[0]  # the batch-normalised block-5 map that pool5 max-pools
+        assert pool5.op.type == "MaxPool" and block5.shape.as_list()[1:] == [11, 6, 128], block5
+        fetch = {"tags": tf.nn.sigmoid(y), "penultimate": tf.compat.v1.layers.flatten(pool5),
+                 "mean_pool": tf.reduce_mean(block5, axis=[1, 2]),
+                 "max_pool": tf.reduce_max(block5, axis=[1, 2])}
+    with tf.compat.v1.Session() as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        tf.compat.v1.train.Saver().restore(sess, prefix)
+        batch = sess.run(fetch, feed_dict={x: patches, is_training: False})
+        single = [sess.run(fetch, feed_dict={x: p[None], is_training: False}) for p in patches]
+    for key, value in batch.items():
+        one = np.concatenate([s[key] for s in single])
+        print(f"  {model_dir} {key}: shape {value.shape}, batch vs single max diff "
+              f"{float(np.max(np.abs(one - value))):.2e}, finite {np.isfinite(value).all()}")
+        assert np.isfinite(value).all()
+    return {k: np.asarray(v, dtype=np.float32) for k, v in batch.items()}
+
+
+def write_vgg_reference(package_dir: Path) -> None:
+    """``musicnn_vgg_reference.npz`` from the patches stored in ``musicnn_reference.npz``."""
+    from core.encoders.vgg import VGG_ENCODERS
+
+    with np.load(OUT) as stored:
+        patches, sources = stored["mel"], stored["patch_source"]
+    arrays: dict[str, np.ndarray] = {"mel_sha256": np.array(mel_sha256(patches)),
+                                     "patch_source": sources}
+    for name, (_folder, _file, model_dir, tags) in sorted(VGG_ENCODERS.items()):
+        prefix = str(package_dir / model_dir) + os.sep
+        out = run_original_vgg(model_dir, len(tags), prefix, patches)
+        for key, value in out.items():
+            arrays[f"{name.replace('-', '_')}_{key}"] = value
+        top = np.argsort(-out["tags"][0])[:3]
+        print(f"  {model_dir} top tags of patch 0: {[tags[i] for i in top]}")
+    np.savez_compressed(VGG_OUT, **arrays)
+    print(f"wrote {VGG_OUT} ({VGG_OUT.stat().st_size} bytes)")
+
+
+def main(argv: list[str] | None = None) -> int:
     import musicnn
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=("musicnn", "vgg"),
+                        help="write one reference file (default: both; vgg reads musicnn's patches)")
+    args = parser.parse_args(argv)
     package_dir = Path(musicnn.__file__).resolve().parent
+    if args.only != "vgg":
+        write_musicnn_reference(package_dir)
+    if args.only != "musicnn":
+        write_vgg_reference(package_dir)
+    return 0
+
+
+def write_musicnn_reference(package_dir: Path) -> None:
+    """``musicnn_reference.npz``: the patches and both musicnn graphs' outputs."""
     patches, sources = reference_patches()
     arrays: dict[str, np.ndarray] = {"mel": patches, "patch_source": np.array(sources)}
     for name, (_folder, _file, model_dir, tags) in sorted(ENCODERS.items()):
@@ -129,7 +206,6 @@ def main() -> int:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT, **arrays)
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes)")
-    return 0
 
 
 if __name__ == "__main__":

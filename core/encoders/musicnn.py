@@ -293,7 +293,9 @@ def build_musicnn(n_tags: int = 50, name: str = "musicnn", *, n_filt_midend: int
     return model
 
 
-def load_checkpoint_weights(model: keras.Model, checkpoint_prefix: str | Path) -> dict[str, list[str]]:
+def load_checkpoint_weights(model: keras.Model, checkpoint_prefix: str | Path, *,
+                            mapping: Sequence[tuple[str, str, str]] = CHECKPOINT_MAP
+                            ) -> dict[str, list[str]]:
     """Set ``model``'s weights from a musicnn TF1 checkpoint.
 
     Every model variable of the checkpoint must be used exactly once and every shape must match
@@ -309,6 +311,9 @@ def load_checkpoint_weights(model: keras.Model, checkpoint_prefix: str | Path) -
         The checkpoint prefix, e.g. ``.../musicnn/MSD_musicnn/`` (the wheel's files are named
         ``.index`` and ``.data-00000-of-00001``, so the prefix ends with the folder separator).
         Opened by prefix: the wheel's ``checkpoint`` file points at the author's own paths.
+    mapping : sequence of (scope, layer name, kind)
+        Checkpoint scope -> Keras layer (:data:`CHECKPOINT_MAP` for musicnn; the VGG's is
+        :data:`core.encoders.vgg.VGG_CHECKPOINT_MAP`).
 
     Returns
     -------
@@ -338,7 +343,7 @@ def load_checkpoint_weights(model: keras.Model, checkpoint_prefix: str | Path) -
         used.append(var)
         return np.asarray(reader.get_tensor(var), dtype=np.float32)
 
-    for scope, layer_name, kind in CHECKPOINT_MAP:
+    for scope, layer_name, kind in mapping:
         try:
             layer = model.get_layer(layer_name)
         except ValueError as exc:
@@ -371,8 +376,8 @@ def load_checkpoint_weights(model: keras.Model, checkpoint_prefix: str | Path) -
     if unused:
         raise CheckpointMismatchError(f"checkpoint {prefix!r} has variables the model does not use: {unused}")
     if len(used) != len(set(used)):
-        raise CheckpointMismatchError("a checkpoint variable is mapped twice (bad CHECKPOINT_MAP)")
-    mapped = {name for _, name, _ in CHECKPOINT_MAP}
+        raise CheckpointMismatchError("a checkpoint variable is mapped twice (bad mapping)")
+    mapped = {name for _, name, _ in mapping}
     unset = [w.path for layer in model.layers if layer.name not in mapped for w in layer.weights]
     if unset:
         raise CheckpointMismatchError(f"model weights with no checkpoint variable: {unset}")
@@ -402,11 +407,16 @@ class MusicnnEncoder:
         If the file does not load or its input/outputs are not musicnn's.
     """
 
+    #: Output names the file must have (a subclass serves another network of the package).
+    output_names: tuple[str, ...] = OUTPUT_NAMES
+    #: What the error messages call it.
+    kind = "musicnn"
+
     def __init__(self, keras_path: str | Path, *, expected_sha256: str | None = None,
                  tag_names: Sequence[str] | None = None) -> None:
         self.path = Path(keras_path)
         if not self.path.is_file():
-            raise EncoderIntegrityError(f"musicnn encoder file not found: {self.path}")
+            raise EncoderIntegrityError(f"{self.kind} encoder file not found: {self.path}")
         record: dict[str, Any] = {}
         if expected_sha256 is None or tag_names is None:
             meta = self.path.parent / "encoder.json"
@@ -431,14 +441,14 @@ class MusicnnEncoder:
         try:
             self.model = keras.models.load_model(self.path, compile=False, safe_mode=True)
         except Exception as exc:  # keras raises many types for a bad archive
-            raise ModelError(f"cannot load musicnn encoder {self.path}: {exc}") from exc
+            raise ModelError(f"cannot load {self.kind} encoder {self.path}: {exc}") from exc
         in_shape = tuple(self.model.inputs[0].shape[1:])
         if in_shape != (PATCH_FRAMES, N_MELS):
             raise ModelError(f"{self.path}: input shape {in_shape}, expected ({PATCH_FRAMES}, {N_MELS})")
         out = self.model.predict_on_batch(np.zeros((1, PATCH_FRAMES, N_MELS), np.float32))  # also warms up
-        if not isinstance(out, dict) or set(out) != set(OUTPUT_NAMES):
+        if not isinstance(out, dict) or set(out) != set(self.output_names):
             got = sorted(out) if isinstance(out, dict) else type(out).__name__
-            raise ModelError(f"{self.path}: outputs {got}, expected a dict of {sorted(OUTPUT_NAMES)}")
+            raise ModelError(f"{self.path}: outputs {got}, expected a dict of {sorted(self.output_names)}")
         self.output_dims = {k: int(v.shape[-1]) for k, v in out.items()}
         if self.tag_names and len(self.tag_names) != self.output_dims["tags"]:
             raise ModelError(
@@ -473,7 +483,8 @@ class MusicnnEncoder:
         with self._lock:
             for i in range(0, x.shape[0], batch_size):
                 chunks.append(self.model.predict_on_batch(x[i:i + batch_size]))
-        return {k: np.concatenate([np.asarray(c[k], dtype=np.float32) for c in chunks]) for k in OUTPUT_NAMES}
+        return {k: np.concatenate([np.asarray(c[k], dtype=np.float32) for c in chunks])
+                for k in self.output_names}
 
     def embed(self, y16k: np.ndarray, *, hop_frames: int = PATCH_FRAMES,
               batch_size: int = 16) -> dict[str, np.ndarray]:

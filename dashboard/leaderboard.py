@@ -1,0 +1,114 @@
+"""The Compare page's leaderboard: :mod:`core.leaderboard`'s rows as tables (cached per folder state).
+
+The numbers are the saved ones, unrounded (the page formats them), so what the page shows is
+what ``metrics.json`` and ``leaky.json`` hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.leaderboard import (
+    LEAKY,
+    LEAKY_DESCRIPTION,
+    Leaderboard,
+    build_leaderboard,
+    leaky_text,
+    published_table,
+)
+from dashboard.palette import display_name
+
+#: Columns of :func:`leaderboard_frame`, in order.
+COLUMNS = ["model", "family", "split", "test tracks", "accuracy", "95% CI", "macro-F1",
+           "parameters", "train time (s)", "ms/segment", "leaky protocol (segments)",
+           "leaky accuracy", "comparable", "note"]
+LEAKY_COMMAND = "python -m core leaderboard --models DIR --leaky --data PATH --layout LAYOUT"
+
+
+def shown_name(name: str, row: Mapping[str, Any]) -> str:
+    """The palette's name of a model (as on the rest of the page); a folder named after a family
+    the palette does not know gets that family's own display name (with the set's prefix)."""
+    shown = display_name(name)
+    if shown != name.rpartition("/")[2] or name.rpartition("/")[2] != row["family"]:
+        return shown
+    prefix = name.rpartition("/")[0]
+    return f"{row['display_name']} ({prefix})" if prefix else row["display_name"]
+
+
+def _interval(ci: Any) -> str:
+    return f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else "n/a"
+
+
+def leaderboard_frame(board: Leaderboard) -> pd.DataFrame:
+    """One row per leaderboard row: numbers as saved (None where not measured), the leaky
+    protocol as text and as a number, and whether the row is comparable."""
+    records = []
+    for row in board.rows:
+        leaky = row["leaky"] or {}
+        records.append({
+            "model": shown_name(row["name"], row),
+            "family": row["family"],
+            "split": row["split"],
+            "test tracks": row["test_tracks"],
+            "accuracy": row["accuracy"],
+            "95% CI": _interval(row["accuracy_ci"]),
+            "macro-F1": row["macro_f1"],
+            "parameters": row["parameters"],
+            "train time (s)": row["train_seconds"],
+            "ms/segment": row["inference_ms_per_segment"],
+            "leaky protocol (segments)": leaky_text(row["leaky"]),
+            "leaky accuracy": leaky.get("accuracy") if leaky.get("status") == "ok" else None,
+            "comparable": bool(row["comparable"]),
+            "note": row["note"],
+        })
+    return pd.DataFrame(records, columns=COLUMNS)
+
+
+def published_frame() -> pd.DataFrame:
+    """The research's published figures with their protocol and why each leaks (or not)."""
+    return published_table().rename(columns={"accuracy": "published accuracy",
+                                             "leaks": "leaks?", "why": "why"})
+
+
+def folders_version(folders: list[Path]) -> float:
+    """Latest modification time of the files a leaderboard reads (so changes show at once)."""
+    names = ("metadata.json", "metrics.json", LEAKY, "ensemble.json")
+    times = [(f / n).stat().st_mtime for f in folders for n in names if (f / n).is_file()]
+    return max(times, default=0.0)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def leaderboard_tables(models: tuple[tuple[str, str], ...], sets: tuple[tuple[str, str], ...],
+                       prefixed: bool, version: float) -> tuple[pd.DataFrame, list[str], dict]:
+    """The leaderboard of named model folders (and sets, for their ensembles): its table, its
+    notes and its reference split. ``version`` (:func:`folders_version`) busts the cache."""
+    board = build_leaderboard(dict(models), dict(sets), prefixed=prefixed)
+    return leaderboard_frame(board), list(board.notes), dict(board.reference)
+
+
+def leaderboard_for(saved: Mapping[str, Mapping[str, Any]], sets: Mapping[str, Path]
+                    ) -> tuple[pd.DataFrame, list[str], dict]:
+    """:func:`leaderboard_tables` of the Compare page's chosen models and model sets."""
+    models = tuple((name, str(entry["folder"])) for name, entry in saved.items())
+    set_items = tuple((name, str(path)) for name, path in sets.items())
+    folders = [Path(p) for _, p in models] + [Path(p) for _, p in set_items]
+    return leaderboard_tables(models, set_items, len(sets) > 1, folders_version(folders))
+
+
+def column_config() -> dict[str, Any]:
+    """How the page formats the leaderboard's numbers."""
+    number = st.column_config.NumberColumn
+    return {"accuracy": number(format="%.3f"), "macro-F1": number(format="%.3f"),
+            "parameters": number(format="localized"), "train time (s)": number(format="%.1f"),
+            "ms/segment": number(format="%.3f"), "leaky accuracy": number(format="%.3f"),
+            "note": st.column_config.TextColumn(width="large")}
+
+
+__all__ = ["COLUMNS", "LEAKY_COMMAND", "LEAKY_DESCRIPTION", "column_config", "folders_version",
+           "leaderboard_for", "leaderboard_frame", "leaderboard_tables", "published_frame",
+           "shown_name"]
