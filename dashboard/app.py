@@ -40,7 +40,8 @@ with st.sidebar:
     if st.session_state["model_set"] not in sets:
         st.session_state["model_set"] = next(iter(sets))
     st.selectbox("Models", list(sets), key="model_set",
-                 help="The bundled defaults, or a set you trained on the Train page.")
+                 help="The bundled defaults, the research families trained on the same split "
+                      "(for comparison), or a set you trained on the Train page.")
     st.session_state.setdefault("yamnet_handle", os.environ.get("GENRELAB_YAMNET_HANDLE", ""))
     st.text_input("YAMNet handle", key="yamnet_handle",
                   placeholder="bundled:yamnet-int8 (default, offline)",

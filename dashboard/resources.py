@@ -16,6 +16,9 @@ from core.registry import list_models
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_NAME = "Bundled defaults"
+#: The research's other families, trained on the bundled set's split (tools/build_leaderboard_models.py).
+RESEARCH_MODELS = ROOT / "assets" / "leaderboard"
+RESEARCH_NAME = "Research families (bundled split)"
 
 
 def runs_dir() -> Path:
@@ -24,8 +27,11 @@ def runs_dir() -> Path:
 
 
 def model_sets() -> dict[str, Path]:
-    """Saved model sets by display name: the bundled defaults, then each trained run."""
+    """Saved model sets by display name: the bundled defaults, the research families trained on
+    the same split (when shipped), then each trained run."""
     sets = {BUNDLED_NAME: BUNDLED_MODELS}
+    if list_models(RESEARCH_MODELS):
+        sets[RESEARCH_NAME] = RESEARCH_MODELS
     root = runs_dir()
     if root.is_dir():
         for run in sorted(root.iterdir(), reverse=True):

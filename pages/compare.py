@@ -11,7 +11,7 @@ from dashboard import figures
 from dashboard.leaderboard import LEAKY_COMMAND, LEAKY_DESCRIPTION, leaderboard_for, published_frame
 from dashboard.leaderboard import column_config as leaderboard_columns
 from dashboard.palette import display_name, readable
-from dashboard.resources import model_sets
+from dashboard.resources import BUNDLED_NAME, RESEARCH_NAME, model_sets
 from dashboard.tables import (
     HELD_OUT,
     display_table,
@@ -27,9 +27,11 @@ from dashboard.ui import guard
 
 st.title("Compare models")
 sets = model_sets()
-chosen_sets = st.multiselect("Model sets", list(sets),
-                             default=[st.session_state.get("model_set", next(iter(sets)))],
-                             key="compare_sets")
+current = st.session_state.get("model_set", next(iter(sets)))
+# The bundled set's leaderboard includes the research families trained on its split.
+default_sets = [current, *([RESEARCH_NAME] if current == BUNDLED_NAME and RESEARCH_NAME in sets
+                           else [])]
+chosen_sets = st.multiselect("Model sets", list(sets), default=default_sets, key="compare_sets")
 saved = {}
 with guard("Reading saved models"):
     for set_name in chosen_sets:

@@ -263,3 +263,27 @@ def test_compare_page_leaderboard_shows_the_saved_numbers(trained, monkeypatch):
     assert any("tested on other tracks" in w.value for w in app.warning)
     published = next(f for f in frames if "published accuracy" in f.columns)
     assert len(published) == len(PUBLISHED) and "leaks?" in published.columns
+
+
+RESEARCH_MODELS = ROOT / "assets" / "leaderboard"
+
+
+@pytest.mark.skipif(not (RESEARCH_MODELS / "logreg" / "metadata.json").is_file(),
+                    reason="the research families' set is not shipped")
+def test_shipped_research_families_rank_beside_the_bundled_set_on_its_test_tracks():
+    from core.models import FAMILIES
+    from core.registry import read_metrics
+
+    board = leaderboard([BUNDLED_MODELS, RESEARCH_MODELS])
+    rows = {row["name"].rpartition("/")[2]: row for row in board.rows}
+    assert set(FAMILIES) <= set(rows)  # every family of the contract, in one table
+    assert all(row["comparable"] for row in board.rows), board.notes
+    assert board.reference["test_tracks"] == len(
+        read_metrics(BUNDLED_MODELS / "cnn")["metrics"]["test_tracks"])
+    for family in FAMILIES:
+        folder = (BUNDLED_MODELS if (BUNDLED_MODELS / family).is_dir() else RESEARCH_MODELS) / family
+        saved = read_metrics(folder)["metrics"]["track"]
+        assert rows[family]["accuracy"] == saved["accuracy"]
+        assert rows[family]["accuracy_ci"] == saved["accuracy_ci"]
+        lo, hi = rows[family]["accuracy_ci"]
+        assert lo <= rows[family]["accuracy"] <= hi

@@ -518,24 +518,33 @@ class MusicnnEncoder:
         return out
 
 
-_CACHE: dict[str, MusicnnEncoder] = {}
+_CACHE: dict[Path, MusicnnEncoder] = {}
 _CACHE_LOCK = threading.Lock()
+
+
+def shipped_path(table: dict[str, tuple[str, str, str, tuple[str, ...]]], name: str,
+                 kind: str = "musicnn encoder") -> Path:
+    """Path of the shipped ``.keras`` file of encoder ``name`` in ``table`` (e.g. :data:`ENCODERS`)."""
+    key = name.lower()
+    if key not in table:
+        raise ParameterError(f"unknown {kind} {name!r}; choose from {sorted(table)}")
+    folder, filename, _, _ = table[key]
+    return ENCODERS_DIR / folder / filename
+
+
+def load_shipped(path: Path, cls: type[MusicnnEncoder] = MusicnnEncoder) -> MusicnnEncoder:
+    """The encoder file ``path`` as ``cls``, loaded (and checksum-verified) once per process."""
+    with _CACHE_LOCK:
+        if path not in _CACHE:
+            _CACHE[path] = cls(path)
+        return _CACHE[path]
 
 
 def encoder_path(name: str = "msd") -> Path:
     """Path of the shipped ``.keras`` file of encoder ``name`` (``"msd"`` or ``"mtt"``)."""
-    key = name.lower()
-    if key not in ENCODERS:
-        raise ParameterError(f"unknown musicnn encoder {name!r}; choose from {sorted(ENCODERS)}")
-    folder, filename, _, _ = ENCODERS[key]
-    return ENCODERS_DIR / folder / filename
+    return shipped_path(ENCODERS, name)
 
 
 def load_musicnn(name: str = "msd") -> MusicnnEncoder:
     """The shipped musicnn encoder ``name`` (``"msd"`` or ``"mtt"``), loaded once per process."""
-    path = encoder_path(name)
-    key = name.lower()
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = MusicnnEncoder(path)
-        return _CACHE[key]
+    return load_shipped(encoder_path(name))

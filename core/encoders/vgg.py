@@ -42,11 +42,12 @@ import numpy as np
 from core.atomic import file_sha256
 from core.encoders.musicnn import (
     BN_EPSILON,
-    ENCODERS_DIR,
     MSD_TAGS,
     N_MELS,
     PATCH_FRAMES,
     MusicnnEncoder,
+    load_shipped,
+    shipped_path,
 )
 from core.errors import ModelError, ParameterError
 
@@ -134,27 +135,16 @@ class MusicnnVggEncoder(MusicnnEncoder):
     kind = "musicnn VGG"
 
 
-_CACHE: dict[str, MusicnnVggEncoder] = {}
-_CACHE_LOCK = threading.Lock()
-
-
 def vgg_encoder_path(name: str = "vgg-msd") -> Path:
     """Path of the shipped ``.keras`` file of VGG encoder ``name`` (``"vgg-msd"``)."""
-    key = name.lower()
-    if key not in VGG_ENCODERS:
-        raise ParameterError(f"unknown musicnn VGG encoder {name!r}; choose from {sorted(VGG_ENCODERS)}")
-    folder, filename, _, _ = VGG_ENCODERS[key]
-    return ENCODERS_DIR / folder / filename
+    return shipped_path(VGG_ENCODERS, name, "musicnn VGG encoder")
 
 
 def load_musicnn_vgg(name: str = "vgg-msd") -> MusicnnVggEncoder:
     """The shipped VGG encoder ``name``, loaded (and checksum-verified) once per process."""
-    path = vgg_encoder_path(name)
-    key = name.lower()
-    with _CACHE_LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = MusicnnVggEncoder(path)
-        return _CACHE[key]
+    encoder = load_shipped(vgg_encoder_path(name), MusicnnVggEncoder)
+    assert isinstance(encoder, MusicnnVggEncoder)
+    return encoder
 
 
 # ------------------------------------------------------------------ ImageNet backbones (local)
@@ -300,6 +290,7 @@ def _imagenet_network(backbone: str, path: Path) -> keras.Model:
 
 
 _IMAGENET: dict[tuple[str, str, str, str], ImagenetEncoder] = {}
+_IMAGENET_LOCK = threading.Lock()
 
 
 def load_imagenet_encoder(weights: str | Path, *, backbone: str = "auto") -> ImagenetEncoder:
@@ -307,7 +298,7 @@ def load_imagenet_encoder(weights: str | Path, *, backbone: str = "auto") -> Ima
     path = check_weights_file(weights)
     stat = path.stat()  # a changed file (new mtime or size) is loaded and checksummed afresh
     key = (str(path), str(stat.st_mtime_ns), str(stat.st_size), backbone)
-    with _CACHE_LOCK:
+    with _IMAGENET_LOCK:
         if key not in _IMAGENET:
             _IMAGENET[key] = ImagenetEncoder(path, backbone=backbone)
         return _IMAGENET[key]
