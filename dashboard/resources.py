@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_NAME = "Bundled defaults"
 #: The research's other families, trained on the bundled set's split (tools/build_leaderboard_models.py).
 RESEARCH_MODELS = ROOT / "assets" / "leaderboard"
-RESEARCH_NAME = "Research families (bundled split)"
+RESEARCH_NAME = "Research families"
 
 
 def runs_dir() -> Path:

@@ -8,7 +8,13 @@ from core.datasets import LAYOUTS
 from core.registry import list_models
 from core.splits import SPLIT_STRATEGIES
 from dashboard import figures
-from dashboard.leaderboard import LEAKY_COMMAND, LEAKY_DESCRIPTION, leaderboard_for, published_frame
+from dashboard.leaderboard import (
+    LEAKY_COMMAND,
+    LEAKY_DESCRIPTION,
+    SHOWN,
+    leaderboard_for,
+    published_frame,
+)
 from dashboard.leaderboard import column_config as leaderboard_columns
 from dashboard.palette import display_name, readable
 from dashboard.resources import BUNDLED_NAME, RESEARCH_NAME, model_sets
@@ -119,14 +125,14 @@ with guard("Building the leaderboard"):
         st.warning(readable(note, saved), icon=":material/warning:")
     if board["split"].nunique() == 1:  # said once in the caption above
         board = board.drop(columns="split")
-    st.dataframe(board, hide_index=True, width="stretch", column_config=leaderboard_columns())
+    st.dataframe(board, hide_index=True, width="stretch", column_config=leaderboard_columns(),
+                 column_order=[c for c in SHOWN if c in board.columns])
     st.caption(f"ms/segment: the network alone on precomputed inputs, per input row (features "
                f"and pretrained encoders excluded). Leaky protocol: segment-level accuracy on "
                f"{LEAKY_DESCRIPTION}; '-' where not computed (`{LEAKY_COMMAND}`), n/a where it "
                "does not apply.")
     st.markdown("**Published figures**, each on its own protocol:")
-    st.dataframe(published_frame(), hide_index=True, width="stretch",
-                 column_config={"why": st.column_config.TextColumn(width="large")})
+    st.table(published_frame().set_index("model"))  # a static table: its notes wrap
 
 with guard("Drawing per-genre accuracy"):
     st.plotly_chart(figures.per_genre_accuracy(per_genre_table(saved, level)), theme="streamlit")

@@ -261,7 +261,7 @@ def test_compare_page_leaderboard_shows_the_saved_numbers(trained, monkeypatch):
     assert rows.loc["mlp_seed1", "leaky protocol (segments)"] == "-"  # not computed
     assert not rows.loc["mlp_other", "comparable"] and rows.loc["mlp_seed1", "comparable"]
     assert any("tested on other tracks" in w.value for w in app.warning)
-    published = next(f for f in frames if "published accuracy" in f.columns)
+    published = next(t.value for t in app.table if "published accuracy" in t.value.columns)
     assert len(published) == len(PUBLISHED) and "leaks?" in published.columns
 
 
