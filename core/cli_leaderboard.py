@@ -66,6 +66,23 @@ def _run_leaky(args: argparse.Namespace, folders: dict[str, Path]) -> int:
     return failed
 
 
+def _run_timing(args: argparse.Namespace, folders: dict[str, Path]) -> int:
+    """Time every model end to end (saved as ``timing.json``); the number that failed."""
+    from core.leaderboard import run_timing
+
+    failed = 0
+    for name, folder in folders.items():
+        try:
+            result = run_timing(folder, yamnet_handle=args.yamnet_handle)
+        except GenreLabError as exc:
+            failed += 1
+            print(f"error: {name}: not timed: {exc}", file=sys.stderr)
+            continue
+        print(f"{name}: {result['ms_per_3s']:.1f} ms per 3 s of audio, end to end "
+              f"-> {Path(folder) / 'timing.json'}", file=sys.stderr)
+    return failed
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from core.leaderboard import format_table, leaderboard, resolve_folders
 
@@ -79,6 +96,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     try:
         folders, _ = resolve_folders(args.models)
         failed = _run_leaky(args, folders) if args.leaky else 0
+        if args.timing:
+            failed += _run_timing(args, folders)
         board = leaderboard(args.models)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -104,6 +123,9 @@ def register(sub: Any) -> None:
                    help="also train a copy of each model on the research's leaky protocol: "
                         "3-s segments split at random 70/10/20 ignoring songs (saved as "
                         "leaky.json in each model folder)")
+    p.add_argument("--timing", action="store_true",
+                   help="first time each model end to end (decoded audio to probabilities, per 3 s "
+                        "of audio; median of 5 calls on a 30-s clip), saved as timing.json")
     p.add_argument("--data", default=None, help="with --leaky: the dataset to cut into segments")
     p.add_argument("--layout", default=None, choices=list(LAYOUTS),
                    help="with --leaky: the dataset's layout (default: the one the models record)")
@@ -113,7 +135,8 @@ def register(sub: Any) -> None:
                    help="with --leaky: maximum epochs (default: the model's own)")
     p.add_argument("--members", type=positive_int, default=None,
                    help="with --leaky: seeds averaged (default: the model's own)")
-    p.add_argument("--yamnet-handle", default=None, help="with --leaky: YAMNet for YAMNet heads")
+    p.add_argument("--yamnet-handle", default=None,
+                   help="with --leaky or --timing: YAMNet for YAMNet heads")
     p.add_argument("--jobs", "-j", type=int, default=0, help="feature worker processes")
     p.add_argument("--no-cache", action="store_true")
     p.set_defaults(func=cmd_leaderboard)

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from core.splits import Split
 
 LEAKY = "leaky.json"
+#: A model folder's end-to-end inference timing (:func:`run_timing`).
+TIMING = "timing.json"
 LEAKY_PROTOCOL = "segments"
 LEAKY_DESCRIPTION = ("the research's protocol: every input row (a 3-s segment) is an "
                      "independent example, split at random 70/10/20 ignoring tracks, so "
@@ -271,6 +273,7 @@ def model_row(name: str, folder: str | os.PathLike[str]) -> dict[str, Any]:
         "train_seconds": info.get("train_seconds"),
         "inference_ms_per_segment": ms,
         "inference_source": ms_source,
+        "end_to_end_ms_per_3s": read_timing(folder, metadata),
         "segment_seconds": _segment_seconds(metadata),
         "leaky": _leaky_cell(read_leaky(folder), metadata),
         "comparable": True,
@@ -332,6 +335,7 @@ def _ensemble_row(set_name: str, folder: Path, members: Mapping[str, dict[str, A
             if Path(r["folder"]).resolve().parent == folder.resolve()
             and Path(r["folder"]).name in ensemble.models]
     parameters = [r["parameters"] for r in mine if r["parameters"] is not None]
+    timings = [r["end_to_end_ms_per_3s"] for r in mine if r["end_to_end_ms_per_3s"] is not None]
     name = f"{set_name}/ensemble" if prefixed else "ensemble"
     return {
         "name": name, "family": "ensemble", "display_name": "Ensemble (stacked)",
@@ -341,8 +345,9 @@ def _ensemble_row(set_name: str, folder: Path, members: Mapping[str, dict[str, A
         "segment_accuracy": None,
         "parameters": sum(parameters) if len(parameters) == len(ensemble.models) else None,
         "train_seconds": None, "inference_ms_per_segment": None, "inference_source": "not saved",
+        "end_to_end_ms_per_3s": sum(timings) if len(timings) == len(ensemble.models) else None,
         "segment_seconds": None, "leaky": None, "comparable": True,
-        "note": f"combines {', '.join(ensemble.models)} (parameters: theirs together)",
+        "note": f"combines {', '.join(ensemble.models)} (parameters and time: theirs together)",
         "folder": str(folder),
     }, ""
 
@@ -452,6 +457,7 @@ def table_rows(board: Leaderboard) -> list[dict[str, str]]:
             "parameters": _number(row["parameters"], ",d"),
             "train (s)": _number(row["train_seconds"], ".1f"),
             "ms/segment": _number(row["inference_ms_per_segment"], ".3f"),
+            "ms/3 s, end to end": _number(row["end_to_end_ms_per_3s"], ".1f"),
             "leaky protocol (segments)": leaky_text(row["leaky"]),
             "comparable": "yes" if row["comparable"] else "NO",
         })
@@ -479,6 +485,9 @@ def format_table(board: Leaderboard) -> str:
     lines += [f"note: {r['name']}: {r['note']}" for r in board.rows if r["comparable"] and r["note"]]
     lines += ["", "ms/segment: the network alone on precomputed inputs (features and pretrained "
               "encoders excluded).",
+              "ms/3 s, end to end: decoded audio to probabilities (resampling, features or the "
+              "pretrained encoder, and the network), per 3 s of audio; median of calls on a 30-s "
+              "clip ('-' where not measured: leaderboard --timing).",
               f"leaky protocol (segments): segment-level accuracy on {LEAKY_DESCRIPTION}.",
               "", "Published figures (each on its own protocol):"]
     lines += _aligned([{k: str(v) for k, v in r.items()}
@@ -636,6 +645,78 @@ def leaky_segment_score(model: Any, dataset: Any, *, seed: int = 0, cache: Any =
         hyperparameters=model.hyperparameters(),
     )
     return result
+
+
+def time_end_to_end(model: Any, *, seconds: float = 30.0, repeats: int = 5, sr: int = 22050
+                    ) -> dict[str, Any]:
+    """Wall time of ``model`` from decoded audio to probabilities, per 3 s of audio.
+
+    One warm-up call, then ``repeats`` timed calls of
+    :meth:`~core.models.base.GenreModel.predict_segments` on ``seconds`` of synthetic audio
+    (:func:`core.synth.genre_like`): resampling, features or the pretrained encoder (musicnn,
+    YAMNet, the VGG) and the network, everything an upload costs after decoding. The median
+    over the calls is divided by the number of 3-s stretches, so families whose input rows are
+    longer or shorter (30-s windows, 0.96-s frames) compare on the same amount of music.
+
+    Parameters
+    ----------
+    model : GenreModel
+        A fitted model.
+    seconds : float
+        Length of the test clip.
+    repeats : int
+        Timed calls (their median is reported).
+    sr : int
+        Sample rate of the clip (the upload path decodes at 22050 Hz).
+
+    Returns
+    -------
+    dict
+        ``ms_per_3s`` (median), ``runs_ms`` (every timed call, whole clip), ``seconds``,
+        ``repeats``, ``cpus``.
+    """
+    from core.synth import genre_like
+
+    if repeats < 1 or seconds < 3:
+        raise ParameterError(f"need repeats >= 1 and seconds >= 3; got {repeats}, {seconds}")
+    y = genre_like(1, seconds, sr, seed=0)
+    model.predict_segments(y, sr)  # warm-up: traced graphs, loaded encoders
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict_segments(y, sr)
+        runs.append(1000 * (time.perf_counter() - start))
+    return {"ms_per_3s": float(np.median(runs)) * 3.0 / seconds, "runs_ms": runs,
+            "seconds": seconds, "repeats": repeats, "cpus": os.cpu_count()}
+
+
+def run_timing(folder: str | os.PathLike[str], *, yamnet_handle: str | None = None,
+               seconds: float = 30.0, repeats: int = 5) -> dict[str, Any]:
+    """:func:`time_end_to_end` of the model saved in ``folder``, saved as ``folder/timing.json``
+    (with the weights' checksum: a leaderboard shows it only beside the same model)."""
+    from core.atomic import write_text_atomic
+    from core.registry import jsonable, load_model, read_metadata
+
+    metadata = read_metadata(folder)
+    result = time_end_to_end(load_model(folder, yamnet_handle=yamnet_handle), seconds=seconds,
+                             repeats=repeats)
+    result.update(weights_sha256=metadata.get("weights_sha256"),
+                  created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    write_text_atomic(Path(folder) / TIMING, json.dumps(jsonable(result), indent=2))
+    return result
+
+
+def read_timing(folder: str | os.PathLike[str], metadata: Mapping[str, Any]) -> float | None:
+    """The saved end-to-end ms per 3 s of audio of a model folder (None when never measured,
+    unreadable, or measured for other weights)."""
+    try:
+        result = json.loads((Path(folder) / TIMING).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(result, dict) or result.get("weights_sha256") != metadata.get("weights_sha256"):
+        return None
+    value = result.get("ms_per_3s")
+    return float(value) if isinstance(value, int | float) else None
 
 
 def run_leaky(folder: str | os.PathLike[str], dataset: Any, *, seed: int = 0,

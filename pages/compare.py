@@ -47,8 +47,11 @@ with guard("Reading saved models"):
 if not saved:
     st.info("Choose at least one model set with saved models.")
     st.stop()
-picked = st.multiselect("Models", list(saved), default=list(saved), key="compare_models",
-                        format_func=display_name)
+if st.session_state.get("compare_model_options") != list(saved):
+    # Other sets chosen: their models (named afresh, with or without the set) all picked.
+    st.session_state["compare_model_options"] = list(saved)
+    st.session_state["compare_models"] = list(saved)
+picked = st.multiselect("Models", list(saved), key="compare_models", format_func=display_name)
 saved = {k: v for k, v in saved.items() if k in picked}
 if not saved:
     st.stop()
@@ -128,7 +131,9 @@ with guard("Building the leaderboard"):
     st.dataframe(board, hide_index=True, width="stretch", column_config=leaderboard_columns(),
                  column_order=[c for c in SHOWN if c in board.columns])
     st.caption(f"ms/segment: the network alone on precomputed inputs, per input row (features "
-               f"and pretrained encoders excluded). Leaky protocol: segment-level accuracy on "
+               f"and pretrained encoders excluded); ms/3 s, end to end: decoded audio to "
+               f"probabilities, everything included, per 3 s of audio ('None' where not "
+               f"measured: `leaderboard --timing`). Leaky protocol: segment-level accuracy on "
                f"{LEAKY_DESCRIPTION}; '-' where not computed (`{LEAKY_COMMAND}`), n/a where it "
                "does not apply.")
     st.markdown("**Published figures**, each on its own protocol:")

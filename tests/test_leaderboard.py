@@ -22,8 +22,10 @@ from core.leaderboard import (
     leaderboard,
     leaky_segment_score,
     leaky_split,
+    model_row,
     read_leaky,
     run_leaky,
+    run_timing,
     segments_as_tracks,
 )
 from core.models import MfccMlp
@@ -263,6 +265,24 @@ def test_compare_page_leaderboard_shows_the_saved_numbers(trained, monkeypatch):
     assert any("tested on other tracks" in w.value for w in app.warning)
     published = next(t.value for t in app.table if "published accuracy" in t.value.columns)
     assert len(published) == len(PUBLISHED) and "leaks?" in published.columns
+
+
+def test_end_to_end_timing_is_saved_shown_and_dropped_for_other_weights(trained, tmp_path, capsys):
+    folder = tmp_path / "mlp"
+    shutil.copytree(trained["run"] / "mlp", folder)
+    assert model_row("mlp", folder)["end_to_end_ms_per_3s"] is None  # never measured
+    result = run_timing(folder, seconds=6.0, repeats=3)
+    assert len(result["runs_ms"]) == 3 and min(result["runs_ms"]) > 0
+    assert result["ms_per_3s"] == pytest.approx(np.median(result["runs_ms"]) * 3.0 / 6.0)
+    assert model_row("mlp", folder)["end_to_end_ms_per_3s"] == result["ms_per_3s"]
+    saved = json.loads((folder / "timing.json").read_text())
+    saved["weights_sha256"] = "0" * 64  # measured for other weights: not shown
+    (folder / "timing.json").write_text(json.dumps(saved))
+    assert model_row("mlp", folder)["end_to_end_ms_per_3s"] is None
+    assert main(["leaderboard", "--models", str(tmp_path), "--timing"]) == 0
+    out = capsys.readouterr()
+    assert "ms per 3 s of audio, end to end" in out.err and "ms/3 s, end to end" in out.out
+    assert model_row("mlp", folder)["end_to_end_ms_per_3s"] is not None  # measured afresh
 
 
 RESEARCH_MODELS = ROOT / "assets" / "leaderboard"

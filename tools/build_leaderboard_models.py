@@ -14,7 +14,9 @@ families on one test set, no training needed.
 Then, for every model of both sets (assets/models and assets/leaderboard), it runs the leaky
 "segments" protocol (:func:`core.leaderboard.run_leaky`: the same family trained and tested on a
 random split of 3-s segments that ignores songs) on the same audio and saves it beside the model
-as ``leaky.json``, so each row shows its honest and its leaky figure side by side.
+as ``leaky.json``, so each row shows its honest and its leaky figure side by side; and times each
+model end to end (:func:`core.leaderboard.run_timing`, ``timing.json``). Both only add files
+beside a model; no model is changed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from build_bundled_models import bundled_split, gtzan_audio  # noqa: E402
 
 from core.cache import FeatureCache  # noqa: E402
 from core.errors import GenreLabError  # noqa: E402
-from core.leaderboard import run_leaky  # noqa: E402
+from core.leaderboard import run_leaky, run_timing  # noqa: E402
 from core.provenance import record_training_tracks  # noqa: E402
 from core.registry import list_models  # noqa: E402
 from core.train import parse_families, train_family  # noqa: E402
@@ -47,7 +49,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--families", default=",".join(RESEARCH_FAMILIES))
-    parser.add_argument("--no-leaky", action="store_true", help="skip the leaky-protocol runs")
+    parser.add_argument("--no-leaky", action="store_true",
+                        help="skip the leaky-protocol runs (models are still timed end to end)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     audio = gtzan_audio(args.shared)
@@ -61,9 +64,18 @@ def main() -> int:
         print(f"{family}: accuracy {track['accuracy']:.3f} ({track['accuracy_ci'][0]:.2f}-"
               f"{track['accuracy_ci'][1]:.2f}), macro-F1 {track['macro_f1']:.3f}, "
               f"{model.info_['train_seconds']:.1f} s", flush=True)
-    if args.no_leaky:
-        return 0
     failed = 0
+    for folder in [*list_models(BUNDLED), *list_models(OUT)]:
+        try:
+            timing = run_timing(folder)
+        except GenreLabError as exc:
+            failed += 1
+            print(f"timing {folder.name}: error: {exc}", file=sys.stderr)
+        else:
+            print(f"timing {folder.parent.name}/{folder.name}: {timing['ms_per_3s']:.1f} ms per 3 s "
+                  "of audio, end to end", flush=True)
+    if args.no_leaky:
+        return 1 if failed else 0
     for folder in [*list_models(BUNDLED), *list_models(OUT)]:
         try:
             result = run_leaky(folder, audio, cache=cache)
