@@ -51,7 +51,7 @@ def _run_leaky(args: argparse.Namespace, folders: dict[str, Path]) -> int:
             result = run_leaky(folder, dataset, seed=args.seed, epochs=args.epochs,
                                members=args.members, yamnet_handle=args.yamnet_handle,
                                cache=cache, n_jobs=args.jobs, verbose=not args.quiet)
-        except GenreLabError as exc:
+        except Exception as exc:  # one model's failure must not end the run
             failed += 1
             print(f"error: {name}: segments protocol not run: {exc}", file=sys.stderr)
             continue
@@ -74,7 +74,7 @@ def _run_timing(args: argparse.Namespace, folders: dict[str, Path]) -> int:
     for name, folder in folders.items():
         try:
             result = run_timing(folder, yamnet_handle=args.yamnet_handle)
-        except GenreLabError as exc:
+        except Exception as exc:  # one model's failure must not end the run
             failed += 1
             print(f"error: {name}: not timed: {exc}", file=sys.stderr)
             continue

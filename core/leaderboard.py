@@ -233,10 +233,26 @@ def _leaky_cell(result: dict[str, Any] | None, metadata: Mapping[str, Any]) -> d
         return None  # computed for a model this folder no longer holds
     cell = {k: result.get(k) for k in ("status", "reason", "short", "dataset", "seed",
                                        "tracks_on_both_sides", "segments")}
+    saved, leaky = metadata.get("hyperparameters") or {}, result.get("hyperparameters") or {}
+    changed = [f"{k}={leaky[k]} (saved model: {saved[k]})" for k in ("epochs", "members")
+               if k in saved and k in leaky and leaky[k] != saved[k]]
+    cell["trained_unlike_saved"] = ", ".join(changed)
     segment = result.get("segment") or {}
     cell.update(accuracy=segment.get("accuracy"), accuracy_ci=segment.get("accuracy_ci"),
                 macro_f1=segment.get("macro_f1"), n=segment.get("n"))
     return cell
+
+
+def _parameters_note(metadata: Mapping[str, Any]) -> str:
+    """What a row's "parameters" count, where it is not every weight of the model."""
+    config = metadata.get("config") or {}
+    if metadata.get("family") == "boosting":
+        return "parameters are tree nodes (splits + leaves)"
+    pretrained = metadata.get("family") in ("yamnet", "vgg") or (
+        metadata.get("family") == "cnn" and config.get("encoder"))
+    if pretrained and not config.get("zero_shot"):
+        return "parameters are the head's only: the frozen pretrained encoder is not counted"
+    return ""
 
 
 def model_row(name: str, folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -275,6 +291,7 @@ def model_row(name: str, folder: str | os.PathLike[str]) -> dict[str, Any]:
         "inference_source": ms_source,
         "end_to_end_ms_per_3s": read_timing(folder, metadata),
         "segment_seconds": _segment_seconds(metadata),
+        "parameters_note": _parameters_note(metadata),
         "leaky": _leaky_cell(read_leaky(folder), metadata),
         "comparable": True,
         "note": "",
@@ -334,6 +351,9 @@ def _ensemble_row(set_name: str, folder: Path, members: Mapping[str, dict[str, A
     mine = [r for r in members.values()
             if Path(r["folder"]).resolve().parent == folder.resolve()
             and Path(r["folder"]).name in ensemble.models]
+    if len(mine) != len(ensemble.models):
+        return None, (f"the ensemble of {set_name} is left out: not all of its members "
+                      f"({', '.join(ensemble.models)}) are compared here")
     parameters = [r["parameters"] for r in mine if r["parameters"] is not None]
     timings = [r["end_to_end_ms_per_3s"] for r in mine if r["end_to_end_ms_per_3s"] is not None]
     name = f"{set_name}/ensemble" if prefixed else "ensemble"
@@ -401,7 +421,11 @@ def build_leaderboard(models: Mapping[str, str | os.PathLike[str]],
             extra = (f"one input row is {row['segment_seconds']:g} s, so its ms per segment is "
                      f"per {row['segment_seconds']:g}-s row")
             row["note"] = "; ".join(filter(None, [row["note"], extra]))
+        row["note"] = "; ".join(filter(None, [row["note"], row.pop("parameters_note", "")]))
         leaky = row["leaky"]
+        if leaky and leaky.get("trained_unlike_saved"):
+            extra = f"leaky copy trained with {leaky['trained_unlike_saved']}"
+            row["note"] = "; ".join(filter(None, [row["note"], extra]))
         if leaky and leaky.get("dataset") and leaky["dataset"] != row["dataset"]:
             extra = f"leaky figure measured on {leaky['dataset']}, honest one on {row['dataset']}"
             row["note"] = "; ".join(filter(None, [row["note"], extra]))
@@ -453,6 +477,7 @@ def table_rows(board: Leaderboard) -> list[dict[str, str]]:
             "split": row["split"],
             "test tracks": _number(row["test_tracks"], "d"),
             "accuracy (95% CI)": accuracy_text(row["accuracy"], row["accuracy_ci"]),
+            "segment accuracy": _number(row["segment_accuracy"], ".3f"),
             "macro-F1": _number(row["macro_f1"], ".3f"),
             "parameters": _number(row["parameters"], ",d"),
             "train (s)": _number(row["train_seconds"], ".1f"),
@@ -487,7 +512,9 @@ def format_table(board: Leaderboard) -> str:
               "encoders excluded).",
               "ms/3 s, end to end: decoded audio to probabilities (resampling, features or the "
               "pretrained encoder, and the network), per 3 s of audio; median of calls on a 30-s "
-              "clip ('-' where not measured: leaderboard --timing).",
+              "clip (n/a where not measured: leaderboard --timing).",
+              "segment accuracy: the honest accuracy per input row (segment), the level the "
+              "leaky protocol is measured at.",
               f"leaky protocol (segments): segment-level accuracy on {LEAKY_DESCRIPTION}.",
               "", "Published figures (each on its own protocol):"]
     lines += _aligned([{k: str(v) for k, v in r.items()}

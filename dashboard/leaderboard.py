@@ -25,7 +25,8 @@ from core.leaderboard import (
 from dashboard.palette import display_name
 
 #: Columns of :func:`leaderboard_frame`, in order.
-COLUMNS = ["model", "family", "split", "test tracks", "accuracy", "95% CI", "leaky accuracy",
+COLUMNS = ["model", "family", "split", "test tracks", "accuracy", "95% CI", "segment accuracy",
+           "leaky accuracy",
            "leaky protocol (segments)", "macro-F1", "parameters", "train time (s)", "ms/segment",
            "ms/3 s, end to end", "comparable", "note"]
 #: What the page shows, in order: the honest figure beside the leaky one (as text, with its
@@ -61,6 +62,7 @@ def leaderboard_frame(board: Leaderboard) -> pd.DataFrame:
             "test tracks": row["test_tracks"],
             "accuracy": row["accuracy"],
             "95% CI": _interval(row["accuracy_ci"]),
+            "segment accuracy": row["segment_accuracy"],
             "macro-F1": row["macro_f1"],
             "parameters": row["parameters"],
             "train time (s)": row["train_seconds"],
@@ -80,16 +82,26 @@ def published_frame() -> pd.DataFrame:
                                              "leaks": "leaks?", "why": "why"})
 
 
-def folders_version(folders: list[Path]) -> float:
-    """Latest modification time of the files a leaderboard reads (so changes show at once)."""
+def folders_version(folders: list[Path]) -> tuple[tuple[str, int, int], ...]:
+    """State of every file a leaderboard reads: each model folder's and, for a model set, each of
+    its model folders' (an ensemble reads its members even when they are not picked). Any file
+    added, removed, rewritten or restored changes it, so the cached table is rebuilt."""
     names = ("metadata.json", "metrics.json", LEAKY, TIMING, "ensemble.json")
-    times = [(f / n).stat().st_mtime for f in folders for n in names if (f / n).is_file()]
-    return max(times, default=0.0)
+    state = []
+    for folder in folders:
+        for candidate in (folder, *sorted(p for p in folder.glob("*") if p.is_dir())):
+            for name in names:
+                path = candidate / name
+                stat = path.stat() if path.is_file() else None
+                state.append((str(path), stat.st_mtime_ns if stat else -1,
+                              stat.st_size if stat else -1))
+    return tuple(state)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def leaderboard_tables(models: tuple[tuple[str, str], ...], sets: tuple[tuple[str, str], ...],
-                       prefixed: bool, version: float) -> tuple[pd.DataFrame, list[str], dict]:
+                       prefixed: bool, version: tuple[tuple[str, int, int], ...]
+                       ) -> tuple[pd.DataFrame, list[str], dict]:
     """The leaderboard of named model folders (and sets, for their ensembles): its table, its
     notes and its reference split. ``version`` (:func:`folders_version`) busts the cache."""
     board = build_leaderboard(dict(models), dict(sets), prefixed=prefixed)
@@ -116,6 +128,9 @@ def column_config() -> dict[str, Any]:
                 format="%.1f", help="decoded audio to probabilities (features or the pretrained "
                                     "encoder, and the network) per 3 s of audio"),
             "leaky accuracy": number(format="%.3f"),
+            "segment accuracy": number(
+                format="%.3f", help="honest accuracy per input row (segment): the level the leaky "
+                                    "protocol is measured at"),
             "leaky protocol (segments)": st.column_config.TextColumn(
                 help="the same family trained and tested on a random split of 3-s segments "
                      "that ignores songs: accuracy (95% CI), or n/a and why"),

@@ -17,6 +17,7 @@ log = logging.getLogger("genrelab.dashboard")
 KEPT_WIDGETS = ("train_data", "train_layout", "train_models", "train_split", "train_epochs",
                 "train_members", "train_name", "compare_data", "compare_layout", "compare_split",
                 "compare_fold", "compare_seed", "compare_level", "compare_normalise",
+                "compare_sets", "compare_models",
                 "report_currency", "report_songs_per_year", "report_human_seconds",
                 "report_human_cost", "report_machine_cost")
 

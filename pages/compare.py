@@ -37,7 +37,12 @@ current = st.session_state.get("model_set", next(iter(sets)))
 # The bundled set's leaderboard includes the research families trained on its split.
 default_sets = [current, *([RESEARCH_NAME] if current == BUNDLED_NAME and RESEARCH_NAME in sets
                            else [])]
-chosen_sets = st.multiselect("Model sets", list(sets), default=default_sets, key="compare_sets")
+kept = [name for name in st.session_state.get("compare_sets", []) if name in sets]
+if st.session_state.get("compare_sets_for") != current or not kept:
+    kept = default_sets  # first visit, or another set chosen in the sidebar since the last one
+st.session_state["compare_sets_for"] = current
+st.session_state["compare_sets"] = kept
+chosen_sets = st.multiselect("Model sets", list(sets), key="compare_sets")
 saved = {}
 with guard("Reading saved models"):
     for set_name in chosen_sets:
@@ -47,7 +52,8 @@ with guard("Reading saved models"):
 if not saved:
     st.info("Choose at least one model set with saved models.")
     st.stop()
-if st.session_state.get("compare_model_options") != list(saved):
+if (st.session_state.get("compare_model_options") != list(saved)
+        or "compare_models" not in st.session_state):
     # Other sets chosen: their models (named afresh, with or without the set) all picked.
     st.session_state["compare_model_options"] = list(saved)
     st.session_state["compare_models"] = list(saved)

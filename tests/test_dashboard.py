@@ -417,3 +417,17 @@ def test_report_and_compare_cannot_mislead(monkeypatch, tmp_path):
     app.selectbox(key="compare_confusion_model").set_value("cnn").run()
     fig = app.get("plotly_chart")[1].proto.spec
     assert "no test songs" in fig and '"blues (0)"' in fig
+
+
+def test_compare_keeps_picked_models_across_pages(app):
+    from dashboard.resources import BUNDLED_NAME
+
+    app.switch_page("../pages/compare.py").run()
+    app.multiselect(key="compare_sets").set_value([BUNDLED_NAME]).run()
+    app.multiselect(key="compare_models").set_value(["cnn", "yamnet"]).run()
+    assert set(app.dataframe[0].value["model"]) == {"mel-CNN", "YAMNet"}
+    app.switch_page("../pages/home.py").run()
+    app.switch_page("../pages/compare.py").run()
+    assert not app.exception and not app.error
+    assert app.dataframe, "Compare drew no table after a visit to another page"
+    assert app.multiselect(key="compare_models").value == ["cnn", "yamnet"]

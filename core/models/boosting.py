@@ -49,6 +49,9 @@ def lightgbm() -> Any:
     """
     try:
         import lightgbm as lgb
+    except ImportError:
+        raise ModelError("boosted trees need LightGBM: pip install -r requirements.txt "
+                         "(lightgbm)") from None
     except OSError as exc:
         raise ModelError(f"boosted trees need LightGBM, which cannot load ({exc}): install the "
                          "OpenMP runtime (Debian/Ubuntu: apt-get install libgomp1)") from None
