@@ -148,7 +148,7 @@ def resolve_folders(directories: Sequence[str | os.PathLike[str]]
     ModelError
         A directory that does not exist or holds no model, or two models of one name.
     """
-    from core.registry import METADATA, list_models
+    from core.registry import model_folders
 
     if not directories:
         raise ModelError("no model folders given")
@@ -159,13 +159,11 @@ def resolve_folders(directories: Sequence[str | os.PathLike[str]]
         root = Path(directory)
         if not root.is_dir():
             raise ModelError(f"{root}: no such model folder")
-        if (root / METADATA).is_file():
-            found = {root.name: root}
-        else:
-            found = {p.name: p for p in list_models(root)}
-            if not found:
-                raise ModelError(f"{root}: no saved models in it (a folder of model folders, "
-                                 "or one model folder with metadata.json)")
+        found = {p.name: p for p in model_folders(root)}
+        if not found:
+            raise ModelError(f"{root}: no saved models in it (a folder of model folders, "
+                             "or one model folder with metadata.json)")
+        if root not in found.values():
             sets[root.name] = root
         for name, folder in found.items():
             label = f"{root.name}/{name}" if several and folder != root else name

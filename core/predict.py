@@ -45,16 +45,14 @@ def load_models(directory: str | os.PathLike[str] | None = None, *,
 
     A missing or corrupt model is recorded in :attr:`ModelSet.errors` and skipped.
     """
-    from core.registry import list_models, load_model
+    from core.registry import load_model, model_folders
 
     root = Path(directory) if directory is not None else BUNDLED_MODELS
     found = ModelSet()
     if not root.is_dir():
         found.errors[root.name or str(root)] = f"model folder not found: {root}"
         return found
-    folders = list_models(root)
-    if not folders and (root / "metadata.json").is_file():
-        folders = [root]
+    folders = model_folders(root)
     if not folders:
         found.errors[root.name] = f"no models in {root} (train some with `python -m core train`)"
     for folder in folders:

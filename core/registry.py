@@ -257,3 +257,10 @@ def list_models(root: str | os.PathLike[str]) -> list[Path]:
         return []
     return sorted(p for p in root.iterdir()
                   if not p.name.startswith(".") and (p / METADATA).is_file())
+
+
+def model_folders(root: str | os.PathLike[str]) -> list[Path]:
+    """The models ``root`` names: the model folders below it (a model set), else ``root`` itself
+    when it is one model folder, else none."""
+    root = Path(root)
+    return list_models(root) or ([root] if (root / METADATA).is_file() else [])

@@ -87,11 +87,8 @@ def percent_ci(metrics: dict[str, Any]) -> str:
     return text + (f" (95% CI {ci[0]:.0%}-{ci[1]:.0%})" if ci else "")
 
 
-def ensemble_row(folder: Path) -> dict[str, Any] | None:
-    """The model set's fitted ensemble as a :func:`metrics_table` row (None without one)."""
-    entry = ensemble_entry(folder)
-    if entry is None:
-        return None
+def ensemble_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """A set's fitted ensemble (its :func:`ensemble_entry`) as a :func:`metrics_table` row."""
     m = entry["metrics"]["track"]
     return {"model": "ensemble", "family": "Ensemble (stacked)", "zero-shot": False,
             "split": entry["info"]["split"]["name"], "test tracks": m["n"],

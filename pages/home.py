@@ -37,15 +37,14 @@ with guard("Reading the model cards"):
     saved = {p.name: load_saved(p) for p in list_models(folder)}
     if saved:
         table = metrics_table(saved)
-        row = ensemble_row(folder)
-        if row is not None:
-            table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+        ensemble = ensemble_entry(folder)  # read once
+        if ensemble is not None:
+            table = pd.concat([table, pd.DataFrame([ensemble_row(ensemble)])], ignore_index=True)
         columns = ["model", "zero-shot", "split", "test tracks", "accuracy", "95% CI",
                    "macro-F1", "ECE"]
         if not table["zero-shot"].any():
             columns.remove("zero-shot")
-        groups = tested_alike({**saved, **({"ensemble": e} if (e := ensemble_entry(folder))
-                                           else {})})
+        groups = tested_alike({**saved, **({"ensemble": ensemble} if ensemble else {})})
         splits = table["split"].unique()
         if len(groups) == 1 and len(splits) == 1:  # one test split for all: say it once
             columns.remove("split")

@@ -45,21 +45,13 @@ if left_out:
     st.warning(f"{', '.join(display_name(m) for m in left_out)} were tested on other songs than "
                f"{display_name(best_name)}; the best model is chosen only among models tested "
                "alike.", icon=":material/warning:")
-report = build_report(name, scored)
-st.dataframe(pd.DataFrame([{"model": m.model, "test split": m.split, "test songs": m.test_tracks,
-                            "accuracy (95% CI)": m.accuracy, "macro-F1": f"{m.macro_f1:.2f}",
-                            "compared": "yes" if m.compared else "no: other test songs"}
-                           for m in report.models]), hide_index=True)
+models_slot = st.container()  # filled below, once the report (with its business case) is built
 findings = report_findings(scored, best_name, alike, left_out)
 st.subheader("Findings")
 for finding in findings:
     st.markdown(f"- {finding}")
 
-with guard("Drawing the charts"):
-    left, right = st.columns(2)
-    per_genre_chart, confusion_chart, _ = report.figures()
-    left.plotly_chart(per_genre_chart, theme="streamlit")
-    right.plotly_chart(confusion_chart, theme="streamlit")
+charts_slot = st.container()
 
 st.subheader("Business case")
 st.caption("Edit the inputs: what tagging a catalogue costs by hand, and with GenreLab plus a "
@@ -115,8 +107,19 @@ st.caption(f"People only: {result['human_hours']:,.0f} h and {case.money(result[
            f"year. GenreLab + review: {result['assisted_hours']:,.0f} h "
            f"({result['machine_hours']:,.1f} machine h + {result['review_hours']:,.0f} review h) "
            f"and {case.money(result['assisted_cost'])} a year.")
-report = build_report(name, scored, case=case, measured=measured)
-st.plotly_chart(report.figures()[-1], theme="streamlit")
+business_chart_slot = st.container()
+report = build_report(name, scored, case=case, measured=measured)  # once per run
+models_slot.dataframe(pd.DataFrame([
+    {"model": m.model, "test split": m.split, "test songs": m.test_tracks,
+     "accuracy (95% CI)": m.accuracy, "macro-F1": f"{m.macro_f1:.2f}",
+     "compared": "yes" if m.compared else "no: other test songs"}
+    for m in report.models]), hide_index=True)
+with charts_slot, guard("Drawing the charts"):
+    per_genre_chart, confusion_chart, business_chart = report.figures()
+    left, right = st.columns(2)
+    left.plotly_chart(per_genre_chart, theme="streamlit")
+    right.plotly_chart(confusion_chart, theme="streamlit")
+    business_chart_slot.plotly_chart(business_chart, theme="streamlit")
 
 st.subheader("Export")
 st.caption("One self-contained file to hand on or print: the date, the models with their test "

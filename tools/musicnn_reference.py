@@ -36,7 +36,9 @@ import argparse
 import hashlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,8 +98,11 @@ def reference_patches() -> tuple[np.ndarray, list[str]]:
     return patches, sources
 
 
-def run_original(model_dir: str, n_tags: int, prefix: str, patches: np.ndarray) -> dict[str, np.ndarray]:
-    """Outputs of the package's own graph for ``patches``, fed one at a time and as a batch."""
+def run_graph(model_dir: str, n_tags: int, prefix: str, patches: np.ndarray,
+              outputs: Callable[[Any, Any], dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Outputs of the package's own graph (``musicnn.models.define_model``) for ``patches``, fed
+    as a batch and one at a time (checked to agree); ``outputs(define_model's result, tf)``
+    names the tensors to fetch."""
     import tensorflow as tf
     from musicnn import models
 
@@ -106,45 +111,7 @@ def run_original(model_dir: str, n_tags: int, prefix: str, patches: np.ndarray) 
     with tf.name_scope("model"):
         x = tf.compat.v1.placeholder(tf.float32, [None, PATCH_FRAMES, N_MELS])
         is_training = tf.compat.v1.placeholder(tf.bool)
-        y, _timbral, _temporal, _c1, _c2, _c3, mean_pool, max_pool, penultimate = models.define_model(
-            x, is_training, model_dir, n_tags)
-        tags = tf.nn.sigmoid(y)
-    fetch = {"tags": tags, "penultimate": penultimate, "max_pool": max_pool, "mean_pool": mean_pool}
-    with tf.compat.v1.Session() as sess:
-        sess.run(tf.compat.v1.global_variables_initializer())
-        tf.compat.v1.train.Saver().restore(sess, prefix)
-        batch = sess.run(fetch, feed_dict={x: patches, is_training: False})
-        single = [sess.run(fetch, feed_dict={x: p[None], is_training: False}) for p in patches]
-    for key, value in batch.items():
-        one = np.concatenate([s[key] for s in single])
-        gap = float(np.max(np.abs(one - value)))
-        print(f"  {model_dir} {key}: shape {value.shape}, batch vs single max diff {gap:.2e}, "
-              f"finite {np.isfinite(value).all()}")
-        assert np.isfinite(value).all()
-    return {k: np.asarray(v, dtype=np.float32) for k, v in batch.items()}
-
-
-def mel_sha256(mel: np.ndarray) -> str:
-    """sha256 of a float32 C-ordered patch array (which patches a reference belongs to)."""
-    return hashlib.sha256(np.ascontiguousarray(mel, dtype=np.float32).tobytes()).hexdigest()
-
-
-def run_original_vgg(model_dir: str, n_tags: int, prefix: str, patches: np.ndarray) -> dict[str, np.ndarray]:
-    """Outputs of the package's own VGG graph (``musicnn.models.vgg``), batch and one at a time."""
-    import tensorflow as tf
-    from musicnn import models
-
-    tf.compat.v1.disable_eager_execution()
-    tf.compat.v1.reset_default_graph()
-    with tf.name_scope("model"):
-        x = tf.compat.v1.placeholder(tf.float32, [None, PATCH_FRAMES, N_MELS])
-        is_training = tf.compat.v1.placeholder(tf.bool)
-        y, _p1, _p2, _p3, _p4, pool5 = models.define_model(x, is_training, model_dir, n_tags)
-        block5 = pool5.op.inputs[0]  # the batch-normalised block-5 map that pool5 max-pools
-        assert pool5.op.type == "MaxPool" and block5.shape.as_list()[1:] == [11, 6, 128], block5
-        fetch = {"tags": tf.nn.sigmoid(y), "penultimate": tf.compat.v1.layers.flatten(pool5),
-                 "mean_pool": tf.reduce_mean(block5, axis=[1, 2]),
-                 "max_pool": tf.reduce_max(block5, axis=[1, 2])}
+        fetch = outputs(models.define_model(x, is_training, model_dir, n_tags), tf)
     with tf.compat.v1.Session() as sess:
         sess.run(tf.compat.v1.global_variables_initializer())
         tf.compat.v1.train.Saver().restore(sess, prefix)
@@ -158,6 +125,28 @@ def run_original_vgg(model_dir: str, n_tags: int, prefix: str, patches: np.ndarr
     return {k: np.asarray(v, dtype=np.float32) for k, v in batch.items()}
 
 
+def musicnn_outputs(graph: tuple[Any, ...], tf: Any) -> dict[str, Any]:
+    """musicnn's tags, penultimate layer and mid-end poolings."""
+    y, _timbral, _temporal, _c1, _c2, _c3, mean_pool, max_pool, penultimate = graph
+    return {"tags": tf.nn.sigmoid(y), "penultimate": penultimate, "max_pool": max_pool,
+            "mean_pool": mean_pool}
+
+
+def vgg_outputs(graph: tuple[Any, ...], tf: Any) -> dict[str, Any]:
+    """The VGG's tags, flattened last pooling and global poolings of its block-5 map."""
+    y, _p1, _p2, _p3, _p4, pool5 = graph
+    block5 = pool5.op.inputs[0]  # the batch-normalised block-5 map that pool5 max-pools
+    assert pool5.op.type == "MaxPool" and block5.shape.as_list()[1:] == [11, 6, 128], block5
+    return {"tags": tf.nn.sigmoid(y), "penultimate": tf.compat.v1.layers.flatten(pool5),
+            "mean_pool": tf.reduce_mean(block5, axis=[1, 2]),
+            "max_pool": tf.reduce_max(block5, axis=[1, 2])}
+
+
+def mel_sha256(mel: np.ndarray) -> str:
+    """sha256 of a float32 C-ordered patch array (which patches a reference belongs to)."""
+    return hashlib.sha256(np.ascontiguousarray(mel, dtype=np.float32).tobytes()).hexdigest()
+
+
 def write_vgg_reference(package_dir: Path) -> None:
     """``musicnn_vgg_reference.npz`` from the patches stored in ``musicnn_reference.npz``."""
     from core.encoders.vgg import VGG_ENCODERS
@@ -168,7 +157,7 @@ def write_vgg_reference(package_dir: Path) -> None:
                                      "patch_source": sources}
     for name, (_folder, _file, model_dir, tags) in sorted(VGG_ENCODERS.items()):
         prefix = str(package_dir / model_dir) + os.sep
-        out = run_original_vgg(model_dir, len(tags), prefix, patches)
+        out = run_graph(model_dir, len(tags), prefix, patches, vgg_outputs)
         for key, value in out.items():
             arrays[f"{name.replace('-', '_')}_{key}"] = value
         top = np.argsort(-out["tags"][0])[:3]
@@ -198,7 +187,7 @@ def write_musicnn_reference(package_dir: Path) -> None:
     arrays: dict[str, np.ndarray] = {"mel": patches, "patch_source": np.array(sources)}
     for name, (_folder, _file, model_dir, tags) in sorted(ENCODERS.items()):
         prefix = str(package_dir / model_dir) + os.sep
-        out = run_original(model_dir, len(tags), prefix, patches)
+        out = run_graph(model_dir, len(tags), prefix, patches, musicnn_outputs)
         for key, value in out.items():
             arrays[f"{name}_{key}"] = value
         top = np.argsort(-out["tags"][0])[:3]

@@ -22,8 +22,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any, Protocol
 
-from core.errors import GenreLabError, LibraryError, ModelError
-from core.library.job import TagSpec, TagTask, init_worker, run_task
+from core.errors import GenreLabError, LibraryError
+from core.library.job import TagSpec, TagTask, check_worker, init_worker, run_task
 
 __all__ = ["ENGINES", "Engine", "ProcessEngine", "RayEngine", "SerialEngine", "make_engine"]
 
@@ -63,7 +63,7 @@ class SerialEngine:
 
     def start(self) -> None:
         init_worker(self.spec)
-        _probe()
+        check_worker()
 
     def run(self, tasks: Iterable[TagTask]) -> Iterator[dict[str, Any]]:
         for task in tasks:
@@ -78,15 +78,6 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     OpenMP threads, which can deadlock or abort the child)."""
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
-def _probe() -> str:
-    """Run in a fresh worker: fails with the worker's model error, if any."""
-    from core.library import job
-
-    if job._WORKER.get("error"):
-        raise ModelError(f"a worker could not load the models: {job._WORKER['error']}")
-    return job._worker_name()
 
 
 class ProcessEngine:
@@ -107,7 +98,7 @@ class ProcessEngine:
                                          initargs=(self.spec, self.threads))
         # Every worker loads the models now (not on its first song), so a bad model set stops
         # the run before any song is tried and throughput is measured on warm workers.
-        probes = [self._pool.submit(_probe) for _ in range(self.workers)]
+        probes = [self._pool.submit(check_worker) for _ in range(self.workers)]
         for probe in probes:
             probe.result()
 
@@ -153,7 +144,7 @@ class _TagActor:
         self.name = init_worker(spec, threads)
 
     def ready(self) -> str:
-        return _probe()
+        return check_worker()
 
     def tag(self, task: TagTask) -> dict[str, Any]:
         return run_task(task)

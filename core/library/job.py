@@ -122,12 +122,12 @@ def model_set_info(directory: str | os.PathLike[str] | None = None, *,
         The folder is missing or holds no models.
     """
     from core.predict import BUNDLED_MODELS
-    from core.registry import METADATA, list_models
+    from core.registry import METADATA, model_folders
 
     root = Path(directory).expanduser() if directory is not None else BUNDLED_MODELS
     if not root.is_dir():
         raise ModelError(f"model folder not found: {root}")
-    folders = list_models(root) or ([root] if (root / METADATA).is_file() else [])
+    folders = model_folders(root)
     if not folders:
         raise ModelError(f"no models in {root} (train some with `python -m core train`)")
     digest = hashlib.sha256()
@@ -343,6 +343,21 @@ def init_worker(spec: TagSpec, threads: int | None = None) -> str:
     return _worker_name()
 
 
+def check_worker() -> str:
+    """This worker's name, once :func:`init_worker` has loaded its models.
+
+    Raises
+    ------
+    ModelError
+        The worker's models could not be loaded, or it was never initialised.
+    """
+    if _WORKER.get("error"):
+        raise ModelError(f"a worker could not load the models: {_WORKER['error']}")
+    if _WORKER.get("models") is None:
+        raise ModelError("the worker was not initialised (init_worker)")
+    return _worker_name()
+
+
 def run_task(task: TagTask) -> dict[str, Any]:
     """Tag one song with the models :func:`init_worker` loaded in this process.
 
@@ -351,8 +366,5 @@ def run_task(task: TagTask) -> dict[str, Any]:
     ModelError
         The worker's models could not be loaded (the whole run must stop).
     """
-    if _WORKER.get("error"):
-        raise ModelError(f"a worker could not load the models: {_WORKER['error']}")
-    if _WORKER.get("models") is None:
-        raise ModelError("the worker was not initialised (init_worker)")
+    check_worker()
     return tag_file(_WORKER["models"], task, _WORKER["spec"])
