@@ -61,6 +61,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         from core.encoders.vgg import check_weights_file
 
         check_weights_file(weights)
+    fine_tune = bool(getattr(args, "fine_tune", False))
+    if fine_tune and "cnn" not in families:
+        raise ParameterError("--fine-tune (musicnn's back-end) applies to the cnn family only; "
+                             "add cnn to --models")
     dataset = load_dataset(args.data, args.layout)
     split = make_split(dataset, args.split, seed=args.seed, fold=args.fold)
     print(f"{dataset.name}: {len(dataset.manifest)} rows, {len(dataset.genres)} genres; split "
@@ -74,6 +78,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                  epochs=args.epochs, members=args.members,
                                  yamnet_handle=args.yamnet_handle,
                                  weights=weights if family == "vgg" else None,
+                                 fine_tune=fine_tune and family == "cnn",
                                  cache=cache, n_jobs=args.jobs, verbose=not args.quiet)
         except GenreLabError as exc:
             failed += 1
@@ -197,9 +202,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="vgg only: a local keras.applications VGG16/ResNet50 ImageNet weights file "
                         "(include_top=False; nothing is downloaded) instead of the shipped MSD VGG")
+    p.add_argument("--fine-tune", action="store_true",
+                   help="cnn only: fine-tune musicnn's back-end (its dense layers, from the "
+                        "pretrained weights) with the genre layer instead of a linear probe on "
+                        "the frozen network")
     p.add_argument("--members", type=positive_int, default=None,
                    help="networks (consecutive seeds) averaged into each model; 1 trains fastest "
-                        "(default per family: MLP 5, CNN 3, YAMNet 3, MFCC-CNN 3, others 1)")
+                        "(default per family: MLP 5, fine-tuned or from-scratch CNN 3, MFCC-CNN "
+                        "3, others 1)")
     p.add_argument("--jobs", "-j", type=int, default=0, help="feature worker processes")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--out", required=True, help="folder to write <family>/ model folders into")

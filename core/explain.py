@@ -224,7 +224,6 @@ def explain_cnn(model: Any, y: np.ndarray, sr: int, *, genre: str | None = None,
             musicnn_patches,
             patch_starts,
         )
-        from core.models.cnn import EMBEDDING_OUTPUTS
         from core.resample import to_rate
 
         y16 = to_rate(y, sr, MUSICNN_SR)
@@ -239,7 +238,7 @@ def explain_cnn(model: Any, y: np.ndarray, sr: int, *, genre: str | None = None,
 
         def predict(batch: np.ndarray) -> np.ndarray:
             out = model.backend.predict_patches(batch)
-            return model.predict_rows(np.hstack([out[k] for k in EMBEDDING_OUTPUTS]))
+            return model.predict_rows(model.rows_from_outputs(out))
     else:
         from core.config import FEATURE_SR, HOP_LENGTH
         from core.resample import to_rate

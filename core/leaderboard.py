@@ -248,6 +248,9 @@ def _parameters_note(metadata: Mapping[str, Any]) -> str:
         return "parameters are tree nodes (splits + leaves)"
     pretrained = metadata.get("family") in ("yamnet", "vgg") or (
         metadata.get("family") == "cnn" and config.get("encoder"))
+    if pretrained and config.get("fine_tune"):
+        return ("parameters are the fine-tuned back-end's and head's, summed over its seeds; the "
+                "frozen convolutions of the encoder are not counted")
     if pretrained and not config.get("zero_shot"):
         return "parameters are the head's only: the frozen pretrained encoder is not counted"
     return ""

@@ -229,7 +229,10 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
             return model
         if cls.family == "cnn" and config.get("encoder"):
             model = cls(encoder=config["encoder"], l2=config.get("l2", 1e-3),
-                        peak_normalize=config.get("peak_normalize", True), **kwargs)
+                        peak_normalize=config.get("peak_normalize", True),
+                        fine_tune=config.get("fine_tune", False),
+                        anchor_l2=config.get("anchor_l2", 1e-2),
+                        head_dropout=config.get("head_dropout", 0.5), **kwargs)
             model.tag_map_ = {k: list(v) for k, v in config.get("tag_map", {}).items()}
             if not config.get("zero_shot", False):
                 model.encoder_ = config.get("encoder_identity")

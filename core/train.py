@@ -30,17 +30,20 @@ def parse_families(text: str) -> list[str]:
 
 def make_model(family: str, *, seed: int = 0, epochs: int | None = None,
                members: int | None = None, yamnet_handle: str | None = None,
-               weights: str | os.PathLike[str] | None = None) -> GenreModel:
+               weights: str | os.PathLike[str] | None = None,
+               fine_tune: bool = False) -> GenreModel:
     """A new, unfitted model of ``family`` with its default hyperparameters.
 
     ``epochs`` and ``members`` (seeds averaged), when given, replace the family's defaults.
     ``weights`` (``vgg`` only): a local ImageNet VGG16/ResNet50 weights file for
-    :class:`~core.models.vgg.VggTransfer`; None uses the shipped MSD VGG.
+    :class:`~core.models.vgg.VggTransfer`; None uses the shipped MSD VGG. ``fine_tune``
+    (``cnn`` only): fine-tune musicnn's back-end instead of the linear probe.
 
     Raises
     ------
     ModelError
-        ``weights`` given for another family than ``vgg``, or naming no usable file.
+        ``weights`` given for another family than ``vgg``, or naming no usable file;
+        ``fine_tune`` for another family than ``cnn``.
     """
     kwargs: dict[str, Any] = {"seed": seed}
     if epochs is not None:
@@ -54,13 +57,18 @@ def make_model(family: str, *, seed: int = 0, epochs: int | None = None,
             raise ModelError(f"weights (a local ImageNet weights file) apply to the vgg family "
                              f"only, not {family!r}")
         kwargs["weights"] = weights
+    if fine_tune:
+        if family != "cnn":
+            raise ModelError(f"fine-tuning (musicnn's back-end) applies to the cnn family only, "
+                             f"not {family!r}")
+        kwargs["fine_tune"] = True
     return FAMILIES[family](**kwargs)
 
 
 def train_family(family: str, dataset: Dataset, split: Split, out: str | os.PathLike[str], *,
                  seed: int = 0, epochs: int | None = None, members: int | None = None,
                  yamnet_handle: str | None = None,
-                 weights: str | os.PathLike[str] | None = None,
+                 weights: str | os.PathLike[str] | None = None, fine_tune: bool = False,
                  cache: FeatureCache | None = None, n_jobs: int = 1,
                  progress: Progress | None = None, verbose: bool = False) -> GenreModel:
     """Train one family on ``split``, evaluate it on the test tracks, save it to ``out``.
@@ -68,7 +76,7 @@ def train_family(family: str, dataset: Dataset, split: Split, out: str | os.Path
     For YAMNet the zero-shot accuracy on the same test tracks is stored beside the head's.
     """
     model = make_model(family, seed=seed, epochs=epochs, members=members,
-                       yamnet_handle=yamnet_handle, weights=weights)
+                       yamnet_handle=yamnet_handle, weights=weights, fine_tune=fine_tune)
     model.fit(dataset, split, cache=cache, n_jobs=n_jobs, progress=progress, verbose=verbose)
     if isinstance(model, YamnetEmbedding) and len(split.test):
         try:

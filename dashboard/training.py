@@ -48,6 +48,8 @@ class TrainingJob:
     yamnet_handle: str | None = None
     #: vgg only: a local ImageNet VGG16/ResNet50 weights file (None: the shipped MSD VGG).
     weights: str | None = None
+    #: cnn only: fine-tune musicnn's back-end instead of the linear probe.
+    fine_tune: bool = False
     progress: dict[str, float] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
     results: dict[str, str] = field(default_factory=dict)
@@ -116,6 +118,7 @@ class TrainingJob:
                                          members=self.members,
                                          yamnet_handle=self.yamnet_handle,
                                          weights=self.weights if family == "vgg" else None,
+                                         fine_tune=self.fine_tune and family == "cnn",
                                          cache=FeatureCache(), progress=self._report(family))
                     record_training_tracks(self.out / family, dataset, split)
                     trained[family] = model

@@ -15,7 +15,8 @@ log = logging.getLogger("genrelab.dashboard")
 #: Widget values kept when the user switches pages and comes back (forms and choices; not
 #: buttons, uploads or choices whose options change between visits).
 KEPT_WIDGETS = ("train_data", "train_layout", "train_models", "train_split", "train_epochs",
-                "train_members", "train_name", "compare_data", "compare_layout", "compare_split",
+                "train_members", "train_name", "train_vgg_weights", "train_fine_tune",
+                "compare_data", "compare_layout", "compare_split",
                 "compare_fold", "compare_seed", "compare_level", "compare_normalise",
                 "compare_sets", "compare_models",
                 "report_currency", "report_songs_per_year", "report_human_seconds",

@@ -23,3 +23,23 @@ def shared_dir() -> Path:
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own feature cache; the user's cache is never touched."""
     monkeypatch.setenv("GENRELAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny synthetic folder-per-genre set (three genres of six 3-s clips at 22.05 kHz) and a
+    random split of it, once per test module."""
+    import warnings
+
+    from core.datasets import load_dataset
+    from core.splits import make_split
+    from core.synth import genre_like, write
+
+    root = tmp_path_factory.mktemp("tiny")
+    for k, genre in enumerate(["low", "mid", "high"]):
+        for i in range(6):
+            write(root / genre / f"{genre}{i}.wav", genre_like(2 * k, 3.0, seed=10 * k + i), 22050)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_dataset(root, "folders")
+    return data, make_split(data, "random", seed=0)

@@ -29,18 +29,6 @@ GENRES = ["high", "low", "mid"]  # sorted, as every loader orders genres
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    for k, genre in enumerate(["low", "mid", "high"]):
-        for i in range(6):
-            write(root / genre / f"{genre}{i}.wav", genre_like(2 * k, 3.0, seed=10 * k + i), SR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = load_dataset(root, "folders")
-    return data, make_split(data, "random", seed=0)
-
-
-@pytest.fixture(scope="module")
 def clip() -> np.ndarray:
     return genre_like(2, 7.0, seed=99)  # 7 s: two 3-s windows (a 1-s tail is dropped)
 

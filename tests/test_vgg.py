@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +18,13 @@ import pytest
 
 from core.atomic import file_sha256
 from core.cli import main
-from core.datasets import load_dataset
 from core.encoders import vgg as ev
 from core.encoders.musicnn import EncoderIntegrityError, load_checkpoint_weights
 from core.errors import ModelError, ParameterError
 from core.models import FAMILIES, VggTransfer
 from core.models.vgg import spectrogram_images
 from core.registry import load_model, read_metadata
-from core.splits import make_split
-from core.synth import genre_like, write
+from core.synth import genre_like
 from core.train import make_model
 
 DATA = Path(__file__).parent / "data"
@@ -45,15 +42,8 @@ def reference() -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("vggdata")
-    for k, genre in enumerate(["low", "mid", "high"]):
-        for i in range(6):
-            write(root / genre / f"{genre}{i}.wav", genre_like(2 * k, 3.0, seed=10 * k + i), 22050)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = load_dataset(root, "folders")
-        return data, make_split(data, "random", seed=0)
+def dataset(tiny):
+    return tiny
 
 
 def _vgg16_weights(path: Path, seed: int, *, legacy: bool) -> Path:

@@ -1,7 +1,7 @@
 """Rebuild the research families' model set in assets/leaderboard/ and every leaky-protocol figure.
 
 Usage: python tools/build_leaderboard_models.py [--shared ../shared] [--families logreg,...]
-       [--no-leaky]
+       [--no-leaky] [--stale-only]
 
 The leaderboard (Compare page, ``python -m core leaderboard``) ranks models tested on the same
 held-out tracks. This tool trains the families the research tried and the product does not ship
@@ -16,7 +16,9 @@ Then, for every model of both sets (assets/models and assets/leaderboard), it ru
 random split of 3-s segments that ignores songs) on the same audio and saves it beside the model
 as ``leaky.json``, so each row shows its honest and its leaky figure side by side; and times each
 model end to end (:func:`core.leaderboard.run_timing`, ``timing.json``). Both only add files
-beside a model; no model is changed.
+beside a model; no model is changed. ``--stale-only`` trains nothing and measures only the models
+whose ``timing.json`` or ``leaky.json`` is missing or was measured for other weights (after
+``build_bundled_models.py`` has rebuilt the bundled set, say).
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from build_bundled_models import OUT as BUNDLED  # noqa: E402
 from build_bundled_models import bundled_split, gtzan_audio  # noqa: E402
 
 from core.cache import FeatureCache  # noqa: E402
-from core.leaderboard import run_leaky, run_timing  # noqa: E402
+from core.leaderboard import read_leaky, read_timing, run_leaky, run_timing  # noqa: E402
 from core.provenance import record_training_tracks  # noqa: E402
-from core.registry import list_models  # noqa: E402
+from core.registry import list_models, read_metadata  # noqa: E402
 from core.train import parse_families, train_family  # noqa: E402
 
 OUT = ROOT / "assets" / "leaderboard"
@@ -50,13 +52,16 @@ def main() -> int:
     parser.add_argument("--families", default=",".join(RESEARCH_FAMILIES))
     parser.add_argument("--no-leaky", action="store_true",
                         help="skip the leaky-protocol runs (models are still timed end to end)")
+    parser.add_argument("--stale-only", action="store_true",
+                        help="train nothing; time and leaky-run only the models whose figures "
+                             "are missing or were measured for other weights")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     audio = gtzan_audio(args.shared)
     split = bundled_split(audio)
     cache = FeatureCache()
     print(f"{audio.name}: {len(audio.manifest)} files; split {split.name}: {split.sizes()}")
-    for family in parse_families(args.families):
+    for family in () if args.stale_only else parse_families(args.families):
         model = train_family(family, audio, split, OUT / family, cache=cache)
         record_training_tracks(OUT / family, audio, split)
         track = model.metrics_["track"]
@@ -64,7 +69,10 @@ def main() -> int:
               f"{track['accuracy_ci'][1]:.2f}), macro-F1 {track['macro_f1']:.3f}, "
               f"{model.info_['train_seconds']:.1f} s", flush=True)
     failed = 0
-    for folder in [*list_models(BUNDLED), *list_models(OUT)]:
+    folders = [*list_models(BUNDLED), *list_models(OUT)]
+    for folder in folders:
+        if args.stale_only and read_timing(folder, read_metadata(folder)) is not None:
+            continue
         try:
             timing = run_timing(folder)
         except Exception as exc:  # one model's failure must not end the run
@@ -75,7 +83,11 @@ def main() -> int:
                   "of audio, end to end", flush=True)
     if args.no_leaky:
         return 1 if failed else 0
-    for folder in [*list_models(BUNDLED), *list_models(OUT)]:
+    for folder in folders:
+        saved = read_leaky(folder)
+        if args.stale_only and saved is not None and (
+                saved.get("weights_sha256") == read_metadata(folder).get("weights_sha256")):
+            continue
         try:
             result = run_leaky(folder, audio, cache=cache)
         except Exception as exc:  # one model's failure must not end the run

@@ -347,7 +347,7 @@ class GenreModel(ABC):
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         n_epochs = epochs or self.epochs
-        callbacks: list[Any] = [_progress_callback(report, self.display_name, n_epochs)]
+        callbacks: list[Any] = [progress_callback(report, self.display_name, n_epochs)]
         validation = None
         if valid is not None:
             validation = self.training_examples(X[valid], labels[valid])
@@ -431,7 +431,7 @@ class GenreModel(ABC):
                 **getattr(self, "chosen_", {})}
 
 
-def _progress_callback(report: Progress, name: str, epochs: int) -> Any:
+def progress_callback(report: Progress, name: str, epochs: int) -> Any:
     """A Keras callback that forwards per-epoch progress to a :data:`Progress` function."""
     import keras
 
