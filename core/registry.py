@@ -234,6 +234,10 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
                         anchor_l2=config.get("anchor_l2", 1e-2),
                         head_dropout=config.get("head_dropout", 0.5), **kwargs)
             model.tag_map_ = {k: list(v) for k, v in config.get("tag_map", {}).items()}
+            saved_rows = config.get("embedding")
+            if saved_rows and list(saved_rows) != list(model.embedding_outputs):
+                raise ModelError(f"this mel-CNN head reads rows of {saved_rows}, but this version "
+                                 f"builds {list(model.embedding_outputs)}: retrain the head")
             if not config.get("zero_shot", False):
                 model.encoder_ = config.get("encoder_identity")
                 model.check_encoder()

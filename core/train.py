@@ -152,7 +152,9 @@ def fit_model_set_ensemble(models: dict[str, GenreModel], *,
     """The ensemble of a model set, from its models' validation and test track tables.
 
     Each model's ``metrics_["validation_tracks"]`` (predictions on validation tracks by a network
-    that never trained on them) fit the weights, temperatures and threshold
+    that never trained on them; with ``refit=False`` and several members, e.g. a fine-tuned
+    mel-CNN, by networks whose early stopping watched those tracks, so a little optimistic)
+    fit the weights, temperatures and threshold
     (:func:`core.ensemble.fit_ensemble`); its ``metrics_["test_tracks"]`` evaluate the result on
     the test tracks every model was tested on, beside each model on exactly those tracks.
 

@@ -67,10 +67,12 @@ def test_fine_tune_needs_the_pretrained_encoder():
 
 def test_a_fine_tuned_head_trains_moves_from_musicnn_saves_and_reloads(tiny, tmp_path):
     data, split = tiny
-    model = MelCnn(fine_tune=True, epochs=6, patience=6, members=2, learning_rate=1e-3).fit(data,
-                                                                                           split)
+    model = MelCnn(fine_tune=True, epochs=60, patience=2, members=2, learning_rate=1e-3).fit(
+        data, split)
     assert model.members == 2 and model.refit is False  # fine-tuning keeps early-stopped networks
-    assert "val_loss" in model.history_ and len(model.history_["val_loss"]) >= 1
+    # Early stopping on validation cross-entropy ended the run and kept its best epoch.
+    val_loss = model.history_["val_loss"]
+    assert len(val_loss) < 60 and model.info_["best_epochs"] == int(np.argmin(val_loss)) + 1
     assert model.metrics_["track"]["n"] == len(split.test)
     # The back-end moved from the pretrained weights (it trained), and each member is the plain,
     # folded network: musicnn's back-end shape plus a genre layer, no correction layers.
@@ -91,10 +93,35 @@ def test_a_fine_tuned_head_trains_moves_from_musicnn_saves_and_reloads(tiny, tmp
     assert isinstance(loaded, MelCnn) and loaded.fine_tune
     np.testing.assert_allclose(loaded.predict_segments(y, SR).segment_proba, before.segment_proba,
                                atol=1e-6)
+    # Same seed, same data: the same network (deterministic ops, seeded shuffling).
+    again = MelCnn(fine_tune=True, epochs=60, patience=2, members=2, learning_rate=1e-3).fit(
+        data, split)
+    np.testing.assert_allclose(again.predict_segments(y, SR).segment_proba,
+                               before.segment_proba, atol=1e-5)
+
+
+def test_fine_tuning_starts_where_the_linear_probe_ends(tiny):
+    from core.models.backend_tuning import starting_network
+    from core.models.head import train_linear_probe
+
+    data, split = tiny
+    tuned, probe = MelCnn(fine_tune=True), MelCnn(l2=0.03, l2_grid=())
+    rows = tuned.featurize_dataset(data, cache=None, n_jobs=1, progress=False)
+    labels = data.labels[rows.track]
+    train = np.isin(rows.track, split.train)
+    start = starting_network(backend_weights(load_musicnn("msd").model),
+                             tuned.network_inputs(rows.X[train]), labels[train], 3, l2=0.03,
+                             anchor_l2=0.01, dropout=0.5)
+    # The probe MelCnn trains, solved on the same training rows (its first 250 columns).
+    network, _, _ = train_linear_probe(probe, rows.X[:, :250], labels, train, 3, {"l2": 0.03},
+                                       l2=0.03)
+    expected = np.asarray(network(rows.X[:, :250], training=False))
+    got = np.asarray(start(tuned.network_inputs(rows.X), training=False))
+    np.testing.assert_allclose(got, expected, atol=2e-4)
 
 
 def test_fine_tuning_is_asked_for_the_cnn_only(tmp_path, capsys):
-    from core.cli import main
+    from core.cli import EXIT_ERROR, main
     from core.train import make_model
 
     assert make_model("cnn", fine_tune=True).fine_tune
@@ -102,7 +129,7 @@ def test_fine_tuning_is_asked_for_the_cnn_only(tmp_path, capsys):
         make_model("mlp", fine_tune=True)
     code = main(["train", "--data", str(tmp_path), "--layout", "folders", "--models", "mlp",
                  "--fine-tune", "--out", str(tmp_path / "out")])
-    assert code != 0
+    assert code == EXIT_ERROR
     assert "--fine-tune (musicnn's back-end) applies to the cnn family only" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

@@ -56,6 +56,8 @@ def main() -> int:
                         help="train nothing; time and leaky-run only the models whose figures "
                              "are missing or were measured for other weights")
     args = parser.parse_args()
+    if args.stale_only and args.families != parser.get_default("families"):
+        parser.error("--stale-only trains nothing; --families does not apply")
     warnings.simplefilter("ignore")
     audio = gtzan_audio(args.shared)
     split = bundled_split(audio)
@@ -71,9 +73,9 @@ def main() -> int:
     failed = 0
     folders = [*list_models(BUNDLED), *list_models(OUT)]
     for folder in folders:
-        if args.stale_only and read_timing(folder, read_metadata(folder)) is not None:
-            continue
         try:
+            if args.stale_only and read_timing(folder, read_metadata(folder)) is not None:
+                continue
             timing = run_timing(folder)
         except Exception as exc:  # one model's failure must not end the run
             failed += 1
@@ -84,11 +86,11 @@ def main() -> int:
     if args.no_leaky:
         return 1 if failed else 0
     for folder in folders:
-        saved = read_leaky(folder)
-        if args.stale_only and saved is not None and (
-                saved.get("weights_sha256") == read_metadata(folder).get("weights_sha256")):
-            continue
         try:
+            saved = read_leaky(folder)
+            if args.stale_only and saved is not None and (
+                    saved.get("weights_sha256") == read_metadata(folder).get("weights_sha256")):
+                continue
             result = run_leaky(folder, audio, cache=cache)
         except Exception as exc:  # one model's failure must not end the run
             failed += 1

@@ -129,6 +129,29 @@ def fold_corrections(network: Any, weights: dict[str, list[np.ndarray]], n_class
     return plain
 
 
+def starting_network(weights: dict[str, list[np.ndarray]], X: np.ndarray, y: np.ndarray,
+                     n_classes: int, *, l2: float, anchor_l2: float, dropout: float) -> Any:
+    """The anchored network where fine-tuning starts: musicnn's back-end, and the genre layer at
+    the linear probe's exact solution on its embeddings of ``X`` (what
+    :func:`~core.models.head.train_linear_probe` gives on the same rows).
+
+    Parameters are those of :func:`train_backend_head`.
+    """
+    import keras
+
+    from core.models.head import fit_softmax_probe
+
+    network = build_backend_head(weights, n_classes, l2=l2, anchor_l2=anchor_l2, dropout=dropout,
+                                 anchored=True)
+    embedding = keras.Model(network.input, network.get_layer("embedding").output)
+    start = np.asarray(embedding.predict(X, verbose=0, batch_size=256), dtype=np.float32)
+    normalize = network.get_layer("normalize")
+    normalize.adapt(start)
+    kernel, bias = fit_softmax_probe(np.asarray(normalize(start)), y, n_classes, l2=l2)
+    network.get_layer("genre").set_weights([kernel, bias])
+    return network
+
+
 def train_backend_head(weights: dict[str, list[np.ndarray]], X: np.ndarray, y: np.ndarray,
                        n_classes: int, *, l2: float, anchor_l2: float, dropout: float,
                        learning_rate: float, batch_size: int, epochs: int, patience: int,
@@ -166,20 +189,12 @@ def train_backend_head(weights: dict[str, list[np.ndarray]], X: np.ndarray, y: n
     """
     import keras
 
-    from core.models.head import fit_softmax_probe
-
-    network = build_backend_head(weights, n_classes, l2=l2, anchor_l2=anchor_l2, dropout=dropout,
-                                 anchored=True)
-    embedding = keras.Model(network.input, network.get_layer("embedding").output)
-    start = np.asarray(embedding.predict(X, verbose=0, batch_size=256), dtype=np.float32)
-    normalize = network.get_layer("normalize")
-    normalize.adapt(start)
-    kernel, bias = fit_softmax_probe(np.asarray(normalize(start)), y, n_classes, l2=l2)
-    network.get_layer("genre").set_weights([kernel, bias])
-
+    network = starting_network(weights, X, y, n_classes, l2=l2, anchor_l2=anchor_l2,
+                               dropout=dropout)
     network.compile(optimizer=keras.optimizers.Adam(learning_rate),
                     loss="sparse_categorical_crossentropy",
-                    metrics=[keras.metrics.SparseCategoricalCrossentropy(name="cross_entropy")])
+                    metrics=[keras.metrics.SparseCategoricalCrossentropy(name="cross_entropy"),
+                             "accuracy"])
     callbacks = [] if progress is None else [progress]
     if valid is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_cross_entropy",

@@ -305,11 +305,9 @@ class MelCnn(GenreModel):
         return [{}]
 
     def build(self, input_shape: tuple[int, ...], n_classes: int, **setting: Any) -> Any:
-        if self.fine_tune:
-            from core.models.backend_tuning import backend_weights, build_backend_head
-
-            return build_backend_head(backend_weights(self.backend.model), n_classes,
-                                      l2=setting.get("l2", self.l2), dropout=self.head_dropout)
+        if self.fine_tune:  # built, started from the probe and trained in one step there
+            raise ModelError("a fine-tuned back-end is built by "
+                             "core.models.backend_tuning.train_backend_head, not by build()")
         if self.pretrained:
             return build_linear_head(input_shape, n_classes, l2=setting.get("l2", self.l2),
                                      input_name="musicnn_embedding", name="musicnn_head")
