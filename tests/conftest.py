@@ -43,3 +43,14 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
         warnings.simplefilter("ignore")
         data = load_dataset(root, "folders")
     return data, make_split(data, "random", seed=0)
+
+
+@pytest.fixture
+def train_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """The dashboard opened on its Train page (an ``AppTest``), runs saved under ``tmp_path``."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.chdir(ROOT)
+    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120).run()
+    return app.switch_page("../pages/train.py").run()

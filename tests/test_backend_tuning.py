@@ -134,16 +134,8 @@ def test_fine_tuning_is_asked_for_the_cnn_only(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_train_page_offers_fine_tuning_when_the_cnn_is_picked(monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import ROOT
-
-    monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.chdir(ROOT)
-    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
-    app.run()
-    app.switch_page("../pages/train.py").run()
+def test_train_page_offers_fine_tuning_when_the_cnn_is_picked(train_page, tmp_path):
+    app = train_page
     app.multiselect(key="train_models").set_value(["mlp"]).run()
     assert not [c for c in app.checkbox if c.key == "train_fine_tune"]
     app.multiselect(key="train_models").set_value(["cnn"]).run()

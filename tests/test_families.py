@@ -286,17 +286,10 @@ def test_summary_families_train_on_the_feature_table(family, shared_dir):
     assert model.metrics_["track"]["accuracy"] > 0.35  # chance is 0.1
 
 
-def test_train_page_offers_every_family_and_says_which_need_audio(monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
-
+def test_train_page_offers_every_family_and_says_which_need_audio(train_page, tmp_path):
     from dashboard.palette import display_name
-    from tests.conftest import ROOT
 
-    monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.chdir(ROOT)
-    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
-    app.run()
-    app.switch_page("../pages/train.py").run()
+    app = train_page
     models = app.multiselect(key="train_models")
     assert list(models.options) == [display_name(f) for f in FAMILIES]
     assert all(display_name(f) != f for f in FAMILIES)  # every family has a display name

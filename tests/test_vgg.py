@@ -282,15 +282,8 @@ def test_bad_weights_files_are_refused_clearly(tmp_path, capsys) -> None:
 # --------------------------------------------------------------------------- the Train page
 
 
-def test_train_page_offers_a_weights_field_for_vgg_only(monkeypatch, tmp_path) -> None:
-    from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import ROOT
-
-    monkeypatch.setenv("GENRELAB_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.chdir(ROOT)
-    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120).run()
-    app.switch_page("../pages/train.py").run()
+def test_train_page_offers_a_weights_field_for_vgg_only(train_page, tmp_path) -> None:
+    app = train_page
     app.multiselect(key="train_models").set_value(["mlp"]).run()
     assert not [w for w in app.text_input if w.key == "train_vgg_weights"]
     app.text_input(key="train_data").set_value(str(tmp_path))
