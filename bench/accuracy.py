@@ -13,12 +13,15 @@
    "uncertain".
 3. Playback level: every bundled model and the ensemble on the bundled split's test files played
    0, 6, 12 and 20 dB quieter and 6 dB louder (an uploaded song can come at any level).
+   Recording conditions: the same files re-recorded (``core.conditions``: mp3, brighter and
+   duller EQ, loud mastering, which the ensemble is fitted under; a 5-kHz low-pass, pink noise,
+   64-kbps mp3 and stronger EQ, which it is not), on all of them and on the full-length songs.
 4. Every family (``core.models.FAMILIES``: the research's logistic regression, boosted trees,
    LSTM, MFCC-CNN and VGG transfer beside GenreLab's three), each trained by its own ``fit`` with
    its default hyperparameters, on the excerpts' folds of part 2 (same folds, same seeds), and
    the ones that read the 57 summary features also on the feature table's fault-filtered split.
 Accuracy is track level. Needs ../shared.
-Usage: python -m bench.accuracy [--folds N] [--parts table,excerpts,level,families]
+Usage: python -m bench.accuracy [--folds N] [--parts table,excerpts,level,conditions,families]
 """
 
 from __future__ import annotations
@@ -105,12 +108,23 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
 
     Each fold's validation tracks (20% of its training groups) choose the MLP's epochs and the
     probes' L2; every model is then refitted on train + validation, as the product trains. The
-    ensemble (weights, temperatures, threshold) is fitted as the bundled build fits it: on
-    out-of-fold predictions for every train + validation track (``INNER_FOLDS`` group folds
-    inside the outer fold's training side, heads with the L2 the fold's own chose; the outer
-    test tracks are never seen).
+    two heads train, as the bundled ones do, on every excerpt and its copies under
+    :data:`~core.conditions.FIT_CONDITIONS` (beside them, the same heads trained on the clean
+    excerpts only). The ensemble (weights, temperatures, threshold) is fitted as the bundled
+    build fits it: on out-of-fold predictions for every train + validation track and its
+    copies (``INNER_FOLDS`` group folds inside the outer fold's training side, heads with the
+    L2 the fold's own chose; the outer test tracks are never seen). Figures are on the clean
+    test excerpts.
     """
-    from core.train import common_tracks, ensemble_from_tables, out_of_fold_tables
+    import tempfile
+
+    from core.conditions import FIT_CONDITIONS, write_condition_copies
+    from core.train import (
+        common_tracks,
+        ensemble_from_tables,
+        fit_on_recordings,
+        out_of_fold_tables,
+    )
 
     data = load_dataset(SHARED / "data/gtzan/excerpts", "gtzan")
     n_splits = 5 if grouping == "track" else 3
@@ -127,10 +141,21 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
     zero_yamnet = YamnetEmbedding.zero_shot(list(data.genres), handle=str(TFLITE))
     zero_musicnn = MelCnn.zero_shot(list(data.genres))
     members = ("mel_cnn", "yamnet_head", "mlp")
+    heads = ("mel_cnn", "yamnet_head")
     fine_tune = bundled_cnn_is_fine_tuned()
     other_cnn = "mel_cnn_probe" if fine_tune else "mel_cnn_fine_tuned"
+    recordings = tempfile.TemporaryDirectory(prefix="genrelab-bench-conditions-")
+    copies = write_condition_copies(data, FIT_CONDITIONS, recordings.name)
+
+    def fit_members(split: Split, like: dict[str, GenreModel] | None = None
+                    ) -> dict[str, GenreModel]:
+        """The three members on ``split``: the heads on every recording, the MLP on the clean."""
+        return {n: fit_on_recordings(m, data, split, copies if n in heads else None, cache=cache)
+                for n, m in ensemble_members(like=like, fine_tune=fine_tune).items()}
+
     scores: dict[str, list[float]] = {k: [] for k in (
         "lr_summary", "lr_yamnet", "yamnet_zero_shot", "musicnn_zero_shot", *members, other_cnn,
+        *(f"{n}_trained_clean_only" for n in heads),
         "mel_cnn_from_scratch", "ensemble", "ensemble_geometric_mean", "ensemble_ece",
         "best_member_ece_uncalibrated", "uncertain_share", "accuracy_when_confident")}
     # Every fold's test tracks together (each track once): ECE on a few hundred tracks rather
@@ -147,14 +172,16 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
         scores["musicnn_zero_shot"].append(float((zs.argmax(axis=1)
                                                   == test.labels[tracks]).mean()))
         rest = np.concatenate([split.train, split.valid])
-        models = {n: m.fit(data, split, cache=cache)
-                  for n, m in ensemble_members(fine_tune=fine_tune).items()}
-        oof = out_of_fold_tables(
-            lambda inner, like=models: {n: m.fit(data, inner, cache=cache) for n, m in
-                                        ensemble_members(like=like, fine_tune=fine_tune).items()},
-            data, rest, folds=INNER_FOLDS)
-        scores[other_cnn].append(MelCnn(fine_tune=not fine_tune).fit(
-            data, split, cache=cache).metrics_["track"]["accuracy"])
+        models = fit_members(split)
+        oof = out_of_fold_tables(lambda inner, like=models: fit_members(inner, like), data,
+                                 rest, folds=INNER_FOLDS, copies=copies, cache=cache)
+        scores[other_cnn].append(fit_on_recordings(
+            MelCnn(fine_tune=not fine_tune), data, split, copies,
+            cache=cache).metrics_["track"]["accuracy"])
+        for name, model in ensemble_members(fine_tune=fine_tune).items():
+            if name in heads:
+                scores[f"{name}_trained_clean_only"].append(
+                    model.fit(data, split, cache=cache).metrics_["track"]["accuracy"])
         ensemble = ensemble_from_tables(oof, {n: m.metrics_["test_tracks"]
                                               for n, m in models.items()}, list(data.genres))
         m = ensemble.metrics
@@ -180,6 +207,7 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
             scores["mel_cnn_from_scratch"].append(
                 MelCnn(encoder=None).fit(data, split, cache=cache).metrics_["track"]["accuracy"])
         print("fold done:", {k: round(v[-1], 3) for k, v in scores.items() if v}, flush=True)
+    recordings.cleanup()
     result: dict[str, object] = {k: float(np.mean(v)) for k, v in scores.items() if v}
     result["by_fold"] = scores
     result["ensemble_at_least_best_member_in_folds"] = int(sum(
@@ -197,29 +225,66 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
     return result
 
 
-def playback_level(gains_db: tuple[float, ...] = (0.0, -6.0, -12.0, -20.0, 6.0)
-                   ) -> dict[str, object]:
-    """The bundled set on its own test files played quieter and louder, model by model."""
+def _bundled_test_set() -> tuple[Any, list[np.ndarray], np.ndarray, np.ndarray]:
+    """The bundled set, its test files' audio (22.05 kHz), their genres, and which are songs."""
     from core.audio import load_audio
-    from core.predict import load_models, predict_waveform
+    from core.predict import load_models
     from core.registry import read_metrics
 
     loaded = load_models()
     tracks = read_metrics(ROOT / "assets/models/cnn")["metrics"]["test_tracks"]
     audio = [load_audio(t["path"], sr=22050) for t in tracks]
-    truth = np.array([t["true"] for t in tracks])
-    result: dict[str, object] = {"gains_db": list(gains_db), "test_files": len(tracks)}
+    songs = np.array([len(y) >= 10 * 22050 for y in audio])
+    return loaded, audio, np.array([t["true"] for t in tracks]), songs
+
+
+def _accuracies(loaded: Any, audio: list[np.ndarray], truth: np.ndarray,
+                rows: np.ndarray | None = None) -> dict[str, float]:
+    """Track accuracy of every bundled model and the ensemble on ``audio`` (or its ``rows``)."""
+    from core.predict import predict_waveform
+
+    predictions = [predict_waveform(loaded.models, y, 22050, ensemble=loaded.ensemble)
+                   for y in audio]
+    keep = np.ones(len(audio), dtype=bool) if rows is None else rows
+    answers = {name: [p.models[name].genre for p in predictions] for name in loaded.models}
+    answers["ensemble"] = [p.ensemble_genre for p in predictions]
+    return {name: float(np.mean((np.array(genres) == truth)[keep]))
+            for name, genres in answers.items()}
+
+
+def playback_level(gains_db: tuple[float, ...] = (0.0, -6.0, -12.0, -20.0, 6.0)
+                   ) -> dict[str, object]:
+    """The bundled set on its own test files played quieter and louder, model by model."""
+    loaded, audio, truth, _ = _bundled_test_set()
+    result: dict[str, object] = {"gains_db": list(gains_db), "test_files": len(audio)}
     answers: dict[str, list[float]] = {name: [] for name in [*loaded.models, "ensemble"]}
     for gain in gains_db:
         scale = np.float32(10 ** (gain / 20))
-        predictions = [predict_waveform(loaded.models, y * scale, 22050,
-                                        ensemble=loaded.ensemble) for y in audio]
-        for name in loaded.models:
-            answers[name].append(float(np.mean([p.models[name].genre for p in predictions]
-                                               == truth)))
-        answers["ensemble"].append(float(np.mean([p.ensemble_genre for p in predictions]
-                                                 == truth)))
+        for name, accuracy in _accuracies(loaded, [y * scale for y in audio], truth).items():
+            answers[name].append(accuracy)
     result.update(answers)
+    return result
+
+
+def recording_conditions() -> dict[str, object]:
+    """The bundled set on its test files re-recorded (core/conditions.py): the conditions the
+    ensemble is fitted under and held-out ones, on all test files and on the full-length songs
+    among them; and whether the ensemble is at least its best member under each."""
+    from core.conditions import FIT_CONDITIONS, HELD_OUT_CONDITIONS
+
+    loaded, audio, truth, songs = _bundled_test_set()
+    result: dict[str, object] = {"test_files": len(audio), "songs": int(songs.sum()),
+                                 "fit": list(FIT_CONDITIONS), "held_out": list(HELD_OUT_CONDITIONS)}
+    for name, condition in {"clean": None, **FIT_CONDITIONS, **HELD_OUT_CONDITIONS}.items():
+        recorded = audio if condition is None else [condition(y, 22050) for y in audio]
+        files = _accuracies(loaded, recorded, truth)
+        on_songs = _accuracies(loaded, recorded, truth, songs)
+        best = max(v for k, v in files.items() if k != "ensemble")
+        result[name] = {"files": files, "songs": on_songs,
+                        "ensemble_minus_best_member": files["ensemble"] - best}
+        print(f"recording {name:22s} " + ", ".join(
+            f"{k} {v:.3f} ({on_songs[k]:.2f})" for k, v in files.items())
+            + f"; ensemble - best member {files['ensemble'] - best:+.3f}", flush=True)
     return result
 
 
@@ -272,7 +337,7 @@ def families_on_table() -> dict[str, object]:
     return result
 
 
-PARTS = ("table", "excerpts", "level", "families")
+PARTS = ("table", "excerpts", "level", "conditions", "families")
 
 
 def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = True
@@ -316,6 +381,8 @@ def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = Tru
                 f"{g:+.0f} dB {a:.3f}" for g, a in zip(level["gains_db"], level[name],
                                                        strict=True)))
         result["playback_level"] = level
+    if "conditions" in parts:
+        result["recording_conditions"] = recording_conditions()
     if "families" in parts:
         result["families"] = {"fault_filtered": families_on_table(),
                               **{f"excerpts_by_{g}": families(g) for g in ("track", "artist")}}
@@ -328,6 +395,7 @@ if __name__ == "__main__":
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--parts", default=",".join(PARTS),
                         help="comma-separated: table (feature table), excerpts, level (playback level), "
+                             "conditions (re-recorded: mp3, EQ, mastering, noise), "
                              "families (every family on the same folds)")
     parser.add_argument("--no-scratch", action="store_true",
                         help="skip the from-scratch mel-CNN baseline (the slowest part)")

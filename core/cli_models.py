@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def _headline(metrics: dict[str, Any]) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.splits import make_split
-    from core.train import parse_families, train_family
+    from core.train import parse_families
 
     families = parse_families(args.models)
     weights = getattr(args, "weights", None)
@@ -69,6 +70,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     split = make_split(dataset, args.split, seed=args.seed, fold=args.fold)
     print(f"{dataset.name}: {len(dataset.manifest)} rows, {len(dataset.genres)} genres; split "
           f"{split.name}: " + ", ".join(f"{k} {v}" for k, v in split.sizes().items()))
+    with tempfile.TemporaryDirectory(prefix="genrelab-recordings-") as scratch:
+        copies = None
+        if args.recordings:
+            from core.conditions import FIT_CONDITIONS
+            from core.train import training_copies
+
+            print(f"re-recording {len(split.train)} training files {len(FIT_CONDITIONS)} ways "
+                  f"({', '.join(FIT_CONDITIONS)}) ...", flush=True)
+            copies = training_copies(dataset, split, scratch)
+        return _train_families(args, families, dataset, split, copies, weights, fine_tune)
+
+
+def _train_families(args: argparse.Namespace, families: list[str], dataset: Any, split: Any,
+                    copies: dict[str, Any] | None, weights: str | None, fine_tune: bool) -> int:
+    from core.train import train_family
+
     cache = None if args.no_cache else FeatureCache()
     failed = 0
     trained = {}
@@ -78,7 +95,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                  epochs=args.epochs, members=args.members,
                                  yamnet_handle=args.yamnet_handle,
                                  weights=weights if family == "vgg" else None,
-                                 fine_tune=fine_tune and family == "cnn",
+                                 fine_tune=fine_tune and family == "cnn", copies=copies,
                                  cache=cache, n_jobs=args.jobs, verbose=not args.quiet)
         except GenreLabError as exc:
             failed += 1
@@ -206,6 +223,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="cnn only: fine-tune musicnn's back-end (its dense layers, from the "
                         "pretrained weights) with the genre layer instead of a linear probe on "
                         "the frozen network")
+    p.add_argument("--recordings", action="store_true",
+                   help="also train on every training file re-recorded (mp3 128 kbps, +-2 dB/octave "
+                        "EQ, loud mastering: core/conditions.py), so answers depend less on how a "
+                        "song was recorded; audio datasets only; the copies go to a temporary "
+                        "folder (4x the training audio) while training")
     p.add_argument("--members", type=positive_int, default=None,
                    help="networks (consecutive seeds) averaged into each model; 1 trains fastest "
                         "(default per family: MLP 5, fine-tuned or from-scratch CNN 3, MFCC-CNN "

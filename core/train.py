@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.cache import FeatureCache
+from core.conditions import check_copies
 from core.datasets import Dataset
 from core.ensemble import Ensemble, fit_ensemble
 from core.errors import ModelError, ParameterError
@@ -65,19 +66,75 @@ def make_model(family: str, *, seed: int = 0, epochs: int | None = None,
     return FAMILIES[family](**kwargs)
 
 
+def fit_on_recordings(model: GenreModel, dataset: Dataset, split: Split,
+                      copies: Mapping[str, Dataset] | None, **fit_kwargs: Any) -> GenreModel:
+    """Fit ``model`` on ``split``, its training side also on every copy of its training tracks.
+
+    Parameters
+    ----------
+    model : GenreModel
+        Unfitted.
+    dataset, split : Dataset, Split
+    copies : dict of str to Dataset or None
+        Re-recordings of ``dataset``, row for row (:func:`core.conditions.write_condition_copies`);
+        None or empty: an ordinary fit. Validation and test tracks stay the originals.
+    **fit_kwargs
+        Passed to :meth:`~core.models.base.GenreModel.fit` (``cache``, ``progress``...).
+
+    Returns
+    -------
+    GenreModel
+        ``model``, fitted; its ``info_`` counts tracks (not recordings) and names the
+        recordings it trained on (``split.training_recordings``).
+    """
+    from core.conditions import with_copies
+
+    if not copies:
+        return model.fit(dataset, split, **fit_kwargs)
+    combined, recorded = with_copies(dataset, copies, split)
+    model.fit(combined, recorded, **fit_kwargs)
+    model.info_["dataset"]["name"] = (f"{dataset.name}; each training file also re-recorded "
+                                      f"{len(copies)} ways")
+    model.info_["split"].update(name=split.name, train_tracks=len(split.train),
+                                training_recordings=["original", *copies])
+    return model
+
+
+def training_copies(dataset: Dataset, split: Split, directory: str | os.PathLike[str]
+                    ) -> dict[str, Dataset]:
+    """``split``'s training tracks re-recorded under :data:`core.conditions.FIT_CONDITIONS`
+    (what ``train --recordings`` and the Train page's option train on), in ``directory``.
+
+    Raises
+    ------
+    ParameterError
+        ``dataset`` has rows without audio (a feature table).
+    """
+    from core.conditions import FIT_CONDITIONS, write_condition_copies
+
+    if not dataset.manifest["path"].astype(bool).all():
+        raise ParameterError("training on re-recordings needs an audio dataset, not a feature "
+                             "table")
+    return write_condition_copies(dataset, FIT_CONDITIONS, directory, rows=split.train)
+
+
 def train_family(family: str, dataset: Dataset, split: Split, out: str | os.PathLike[str], *,
                  seed: int = 0, epochs: int | None = None, members: int | None = None,
                  yamnet_handle: str | None = None,
                  weights: str | os.PathLike[str] | None = None, fine_tune: bool = False,
+                 copies: Mapping[str, Dataset] | None = None,
                  cache: FeatureCache | None = None, n_jobs: int = 1,
                  progress: Progress | None = None, verbose: bool = False) -> GenreModel:
     """Train one family on ``split``, evaluate it on the test tracks, save it to ``out``.
 
-    For YAMNet the zero-shot accuracy on the same test tracks is stored beside the head's.
+    ``copies`` (re-recordings of ``dataset``): the training tracks' copies train too
+    (:func:`fit_on_recordings`). For YAMNet the zero-shot accuracy on the same test tracks is
+    stored beside the head's.
     """
     model = make_model(family, seed=seed, epochs=epochs, members=members,
                        yamnet_handle=yamnet_handle, weights=weights, fine_tune=fine_tune)
-    model.fit(dataset, split, cache=cache, n_jobs=n_jobs, progress=progress, verbose=verbose)
+    fit_on_recordings(model, dataset, split, copies, cache=cache, n_jobs=n_jobs,
+                      progress=progress, verbose=verbose)
     if isinstance(model, YamnetEmbedding) and len(split.test):
         try:
             zero = YamnetEmbedding.zero_shot(list(dataset.genres), handle=yamnet_handle)
@@ -176,8 +233,9 @@ def fit_model_set_ensemble(models: dict[str, GenreModel], *,
 
 
 def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dataset: Dataset,
-                       rows: np.ndarray, *, folds: int = 3, seed: int = 1
-                       ) -> dict[str, list[dict[str, Any]]]:
+                       rows: np.ndarray, *, folds: int = 3, seed: int = 1,
+                       copies: Mapping[str, Dataset] | None = None,
+                       cache: FeatureCache | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every model's predictions on every track in ``rows``, each by a model that never saw its
     group: what an ensemble is fitted on when a single validation side is too small.
 
@@ -194,13 +252,29 @@ def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dat
     folds, seed : int
         Group k-fold over ``rows`` (``dataset``'s groups, checked for leaks); each fold's
         validation side is 15% of its training groups.
+    copies : dict of str to Dataset, optional
+        Other recordings of ``dataset``, row for row (e.g.
+        :func:`core.conditions.write_condition_copies`): each fold's models also predict the
+        copies of that fold's held-out tracks, and those rows (other paths, with a
+        ``condition``) join the tables. A copy of a track is only ever predicted by models that
+        never saw the track.
+    cache : FeatureCache, optional
+        For the copies' features.
 
     Returns
     -------
     dict of str to list of dict
-        Per model, :func:`~core.models.base.test_track_table` rows for every track of ``rows``.
+        Per model, :func:`~core.models.base.test_track_table` rows for every track of ``rows``
+        (and of each copy).
+
+    Raises
+    ------
+    ModelError
+        A copy is not ``dataset`` row for row.
     """
     rows = np.sort(np.asarray(rows))
+    copies = dict(copies or {})
+    check_copies(dataset, copies)
     tables: dict[str, list[dict[str, Any]]] = {}
     for k, fold in enumerate(group_kfold(dataset.subset(rows), n_splits=folds, valid_size=0.15,
                                          seed=seed)):
@@ -209,6 +283,9 @@ def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dat
         check_no_leak(dataset, inner)
         for name, model in fit_models(inner).items():
             tables.setdefault(name, []).extend(model.metrics_["test_tracks"])
+            for condition, copy in copies.items():
+                tables[name].extend({**row, "condition": condition} for row in
+                                    predict_tracks(model, copy, inner.test, cache=cache))
     return tables
 
 

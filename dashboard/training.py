@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 import traceback
@@ -14,7 +15,7 @@ from core.datasets import load_dataset
 from core.errors import GenreLabError
 from core.provenance import record_training_tracks
 from core.splits import make_split
-from core.train import save_set_ensemble, train_family
+from core.train import save_set_ensemble, train_family, training_copies
 
 
 class TrainingCancelled(GenreLabError):
@@ -50,6 +51,8 @@ class TrainingJob:
     weights: str | None = None
     #: cnn only: fine-tune musicnn's back-end instead of the linear probe.
     fine_tune: bool = False
+    #: Also train on every training file re-recorded (core.conditions.FIT_CONDITIONS).
+    recordings: bool = False
     progress: dict[str, float] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
     results: dict[str, str] = field(default_factory=dict)
@@ -105,32 +108,14 @@ class TrainingJob:
         try:
             dataset = load_dataset(self.data, self.layout)
             split = make_split(dataset, self.split, seed=self.seed)
-            trained = {}
-            for family in self.families:
-                if self.cancelled:
-                    self.results[family] = "failed: cancelled before it started"
-                    continue
-                self.progress[family] = 0.0
-                self.family_started[family] = time.time()
-                try:
-                    model = train_family(family, dataset, split, self.out / family,
-                                         seed=self.seed, epochs=self.epochs,
-                                         members=self.members,
-                                         yamnet_handle=self.yamnet_handle,
-                                         weights=self.weights if family == "vgg" else None,
-                                         fine_tune=self.fine_tune and family == "cnn",
-                                         cache=FeatureCache(), progress=self._report(family))
-                    record_training_tracks(self.out / family, dataset, split)
-                    trained[family] = model
-                    acc = model.metrics_.get("track", {}).get("accuracy")
-                    self.results[family] = ("trained" + (f", test accuracy {acc:.1%}"
-                                                         if acc is not None else ""))
-                except GenreLabError as exc:
-                    self.results[family] = f"failed: {exc}"
-                self.progress[family] = 1.0
-            if len(trained) > 1 and not self.cancelled:
-                self.results["ensemble"] = save_set_ensemble(trained, self.out, dataset=dataset.name,
-                                                             split=split.name)
+            with tempfile.TemporaryDirectory(prefix="genrelab-recordings-") as scratch:
+                copies = None
+                if self.recordings:
+                    for family in self.families:
+                        self.messages[family] = (f"re-recording {len(split.train)} training "
+                                                 "files (mp3, EQ, loud master) ...")
+                    copies = training_copies(dataset, split, scratch)
+                self._train(dataset, split, copies)
         except GenreLabError as exc:
             self.error = str(exc)
         except Exception as exc:  # keep the thread's failure visible on the page
@@ -138,3 +123,34 @@ class TrainingJob:
             self.error = f"unexpected {type(exc).__name__}: {exc}"
         finally:
             self.finished = time.time()
+
+    def _train(self, dataset: Any, split: Any, copies: dict[str, Any] | None) -> None:
+        """Each family in turn (``copies``: re-recordings its training side also learns from),
+        then the set's ensemble."""
+        trained = {}
+        for family in self.families:
+            if self.cancelled:
+                self.results[family] = "failed: cancelled before it started"
+                continue
+            self.progress[family] = 0.0
+            self.family_started[family] = time.time()
+            try:
+                model = train_family(family, dataset, split, self.out / family,
+                                     seed=self.seed, epochs=self.epochs,
+                                     members=self.members,
+                                     yamnet_handle=self.yamnet_handle,
+                                     weights=self.weights if family == "vgg" else None,
+                                     fine_tune=self.fine_tune and family == "cnn",
+                                     copies=copies, cache=FeatureCache(),
+                                     progress=self._report(family))
+                record_training_tracks(self.out / family, dataset, split)
+                trained[family] = model
+                acc = model.metrics_.get("track", {}).get("accuracy")
+                self.results[family] = ("trained" + (f", test accuracy {acc:.1%}"
+                                                     if acc is not None else ""))
+            except GenreLabError as exc:
+                self.results[family] = f"failed: {exc}"
+            self.progress[family] = 1.0
+        if len(trained) > 1 and not self.cancelled:
+            self.results["ensemble"] = save_set_ensemble(trained, self.out, dataset=dataset.name,
+                                                         split=split.name)

@@ -16,6 +16,7 @@ log = logging.getLogger("genrelab.dashboard")
 #: buttons, uploads or choices whose options change between visits).
 KEPT_WIDGETS = ("train_data", "train_layout", "train_models", "train_split", "train_epochs",
                 "train_members", "train_name", "train_vgg_weights", "train_fine_tune",
+                "train_recordings",
                 "compare_data", "compare_layout", "compare_split",
                 "compare_fold", "compare_seed", "compare_level", "compare_normalise",
                 "compare_sets", "compare_models",

@@ -33,7 +33,7 @@ def show_explanations(found: dict, analysis: object) -> None:
                                 theme="streamlit", key="explain_ensemble")
                 st.caption("Bars to the right pushed the ensemble towards its answer, bars to "
                            "the left towards the runner-up; their sum is how far apart the two "
-                           "are (weights learnt on validation songs).")
+                           "are (weights learnt on songs no model trained on).")
 
 
 st.title("Classify a song")
@@ -141,7 +141,7 @@ with guard("Showing the predictions"):
     if prediction.ensemble is not None:
         with columns[-1]:
             st.metric("Ensemble", "Uncertain" if prediction.uncertain else prediction.ensemble_genre)
-            rule = ("weights and temperatures learnt on validation tracks"
+            rule = ("weights and temperatures learnt on songs no model trained on"
                     if prediction.ensemble_method == "stacked" else "geometric mean")
             st.caption(f"calibrated confidence {prediction.confidence:.0%} ({rule})")
             if prediction.uncertain:

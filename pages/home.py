@@ -23,12 +23,14 @@ st.markdown(
     "shape, zero crossings, harmonic/percussive energy, tempo, 20 MFCCs)\n"
     "- **mel-CNN**: musicnn, a convolutional network pretrained on the Million Song Dataset's "
     "tags, reads mel spectrograms of 3-second segments; a linear head learns your genres from "
-    "it, or its top layers are fine-tuned to them as in the bundled model (its tags also answer "
-    "zero-shot; a CNN trained from scratch is the baseline)\n"
+    "it (or its top layers are fine-tuned to them; its tags also answer zero-shot; a CNN "
+    "trained from scratch is the baseline)\n"
     "- **YAMNet**: Google's pretrained audio model (shipped, works offline); a softmax head "
     "learns your genres from its embeddings, or its AudioSet genre classes answer zero-shot\n"
-    "- **Ensemble**: the three combined with weights and temperatures learnt on validation "
-    "songs; when it is unsure it says so"
+    "- **Ensemble**: the three combined with weights and temperatures learnt on songs the "
+    "models never trained on (for the bundled set, each song also re-recorded: mp3, other EQ, "
+    "loud mastering, so a model that breaks when a song is recorded differently gets less "
+    "say); when it is unsure it says so"
 )
 
 name = st.session_state.get("model_set", next(iter(model_sets())))

@@ -24,6 +24,7 @@ for key, default in {"train_data": str(shared) if shared.is_dir() else "",
                      "train_layout": list(LAYOUTS)[0 if shared.is_dir() else 2],
                      "train_models": ["mlp", "cnn"], "train_split": "kfold", "train_epochs": 0,
                      "train_members": 0, "train_vgg_weights": "", "train_fine_tune": False,
+                     "train_recordings": False,
                      "train_name": time.strftime("run-%Y%m%d-%H%M%S")}.items():
     st.session_state.setdefault(key, default)
 if job is not None and not job.running and st.session_state["train_name"] == job.out.name:
@@ -54,6 +55,13 @@ with st.container(border=True):
                  "top dense layers train with the genre layer, from the pretrained weights and "
                  "kept near them (L2-SP), three seeds averaged (about 30 s on 400 clips once "
                  "their musicnn features are computed and cached).")
+    recordings = st.checkbox(
+        "Also train on re-recorded copies (mp3, brighter and duller EQ, loud mastering)",
+        key="train_recordings",
+        help="Each training file is also re-recorded four ways and learnt from, so answers "
+             "depend less on how a song was recorded, as in the bundled models. Audio folders "
+             "only; training takes about five times as long, and the copies (four times the "
+             "training audio) sit in a temporary folder while it runs.")
     c3, c4, c6, c5 = st.columns([2, 2, 2, 3])
     split = c3.selectbox("Split", list(SPLIT_STRATEGIES), key="train_split",
                          help="; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items()))
@@ -77,6 +85,9 @@ if submitted:
         st.error("Pick at least one model.")
     elif vgg_weights and (weights_problem := weights_error(vgg_weights)):
         st.error(weights_problem)
+    elif layout == "features-csv" and recordings:
+        st.error("Re-recorded copies are made from audio: a feature table has none. Untick "
+                 "the re-recording option, or give a folder of audio files.")
     elif layout == "features-csv" and (audio_only := [f for f in families
                                                       if FAMILIES[f].needs_audio]):
         st.error("A feature table holds the 57 summary features, not audio: only "
@@ -87,7 +98,7 @@ if submitted:
         job = TrainingJob(data=data, layout=layout, families=list(families), split=split,
                           out=runs_dir() / safe, epochs=int(epochs) or None,
                           members=int(members) or None, weights=vgg_weights or None,
-                          fine_tune=fine_tune,
+                          fine_tune=fine_tune, recordings=recordings,
                           yamnet_handle=st.session_state.get("yamnet_handle") or None).start()
         st.session_state["train_job"] = job
 

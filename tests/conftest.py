@@ -54,3 +54,22 @@ def train_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.chdir(ROOT)
     app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120).run()
     return app.switch_page("../pages/train.py").run()
+
+
+def start_on_a_missing_folder(app, folder: Path):
+    """Start the Train page's job on ``folder`` (which does not exist) and wait for it to end:
+    the job it made, which must have failed with a message naming the folder, not a traceback."""
+    import time
+
+    app.text_input(key="train_data").set_value(str(folder))
+    app.selectbox(key="train_layout").set_value("folders")
+    next(b for b in app.button if b.label == "Start training").click().run()
+    assert not app.exception
+    job = app.session_state["train_job"]
+    for _ in range(600):
+        if not job.running:
+            break
+        time.sleep(0.1)
+    assert job.error and folder.name in job.error
+    app.run()  # redrawn with the job over: the Start button is enabled again
+    return job

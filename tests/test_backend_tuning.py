@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -135,19 +133,12 @@ def test_fine_tuning_is_asked_for_the_cnn_only(tmp_path, capsys):
 
 
 def test_train_page_offers_fine_tuning_when_the_cnn_is_picked(train_page, tmp_path):
+    from tests.conftest import start_on_a_missing_folder
+
     app = train_page
     app.multiselect(key="train_models").set_value(["mlp"]).run()
     assert not [c for c in app.checkbox if c.key == "train_fine_tune"]
     app.multiselect(key="train_models").set_value(["cnn"]).run()
     app.checkbox(key="train_fine_tune").check().run()
-    app.text_input(key="train_data").set_value(str(tmp_path / "no-such-folder"))
-    app.selectbox(key="train_layout").set_value("folders")
-    next(b for b in app.button if b.label == "Start training").click().run()
-    assert not app.exception
-    job = app.session_state["train_job"]
+    job = start_on_a_missing_folder(app, tmp_path / "no-such-folder")
     assert job.fine_tune is True and job.families == ["cnn"]
-    for _ in range(600):  # the missing folder ends the job with an error, not a traceback
-        if not job.running:
-            break
-        time.sleep(0.1)
-    assert job.error and "no-such-folder" in job.error

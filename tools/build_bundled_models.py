@@ -17,11 +17,17 @@ tested on the same test files, so Home, Compare and Report compare like with lik
   below), not by the 61 validation files alone.
 - mlp: MFCC-MLP on the 57 summary features of the 1000-row GTZAN table, without any row of a
   validation or test artist (30-s rows of the same tracks would leak).
+- Recording conditions (core/conditions.py): every file is also re-recorded as a 128-kbps mp3,
+  brighter and duller (+-2 dB/octave) and loudly mastered. The two heads train on every
+  recording of their training files (GTZAN's clips share a few recording chains; an upload's
+  differs), and every out-of-fold and test prediction below is made for each recording too.
 - ensemble.json: weights, temperatures and the "uncertain" threshold fitted on out-of-fold
-  predictions for every train + valid file (4 artist-grouped folds: each file predicted by models
-  of all three families that never saw its artist, the test files left out), then evaluated on
-  all test files and, apart, on the full-length test songs (core/ensemble.py). Sixty-odd
-  validation files alone were too few to set a threshold and three temperatures reliably.
+  predictions for every train + valid file and its re-recordings (4 artist-grouped folds: each
+  file predicted by models of all three families that never saw its artist, the test files left
+  out), so a member whose answers break when the recording changes gets less say; then
+  evaluated on all test files, apart on the full-length test songs, and on the test files
+  re-recorded (core/ensemble.py). Sixty-odd validation files alone were too few to set a
+  threshold and three temperatures reliably.
 - The from-scratch mel-CNN is trained on the same split as the baseline (its figures go into the
   cards; it is not bundled).
 
@@ -34,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -44,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.cache import FeatureCache  # noqa: E402
+from core.conditions import FIT_CONDITIONS, write_condition_copies  # noqa: E402
 from core.datasets import Dataset, concat_datasets, load_dataset  # noqa: E402
 from core.evaluation import evaluate_segments  # noqa: E402
 from core.models import MelCnn, MfccMlp, YamnetEmbedding  # noqa: E402
@@ -56,6 +64,7 @@ from core.splits import Split, balanced_group_split, check_no_leak  # noqa: E402
 from core.train import (  # noqa: E402
     ensemble_from_tables,
     evaluate_ensemble,
+    fit_on_recordings,
     out_of_fold_tables,
     predict_tracks,
 )
@@ -75,7 +84,9 @@ NOTES = {
            "of a song; on the 2-3 s test excerpts it sees a few seconds only, which is why its "
            "figure here is low. Trained at random playback levels (+-20 dB), so a song mastered "
            "louder or quieter than GTZAN's clips is not read as another genre.",
-    "cnn": "A head on musicnn, a CNN pretrained on the Million Song Dataset's tags (Pons & "
+    "cnn": "Trained on every training file and its re-recordings (mp3, brighter, duller, loudly "
+           "mastered: core/conditions.py), so that its answer depends less on how a song was "
+           "recorded. A head on musicnn, a CNN pretrained on the Million Song Dataset's tags (Pons & "
            "Serra 2019; ISC licence; the encoder is a separate artefact in "
            "assets/encoders/musicnn-msd/, recorded here by sha256). Each 3-s patch's 200-d "
            "penultimate embedding and 50 tag probabilities feed a softmax layer: either a "
@@ -85,7 +96,9 @@ NOTES = {
            "files chose which (scores above). MSD's training songs "
            "may include some GTZAN songs or artists, so its GTZAN figures may be a little "
            "optimistic.",
-    "yamnet": "A softmax head on the embeddings and AudioSet scores of the int8 TFLite YAMNet "
+    "yamnet": "Trained on every training file and its re-recordings (core/conditions.py), like "
+              "the mel-CNN's head. A softmax head on the embeddings and AudioSet scores of the "
+              "int8 TFLite YAMNet "
               "shipped in assets/encoders/yamnet-int8/ (Apache-2.0), recorded here by sha256; the "
               "head refuses another YAMNet's embeddings. Zero-shot answers (AudioSet genre "
               "classes) are reported beside it.",
@@ -130,25 +143,31 @@ def table_split(table: Dataset, audio: Dataset, split: Split, *,
 
 
 def train_probes(audio: Dataset, split: Split, cache: FeatureCache, l2: dict[str, float], *,
-                 fine_tune: bool = False) -> dict[str, GenreModel]:
-    """The two heads on pretrained encoders, with the L2 given per family (no search);
-    ``fine_tune``: the mel-CNN's back-end is fine-tuned instead of probed."""
-    return {"cnn": MelCnn(seed=0, l2=l2["cnn"], l2_grid=(), fine_tune=fine_tune).fit(
-                audio, split, cache=cache),
-            "yamnet": YamnetEmbedding(handle=BUNDLED_HANDLE, seed=0, l2=l2["yamnet"],
-                                      l2_grid=()).fit(audio, split, cache=cache)}
+                 copies: dict[str, Dataset], fine_tune: bool = False) -> dict[str, GenreModel]:
+    """The two heads on pretrained encoders, with the L2 given per family (no search), trained
+    on every recording of the training files (``copies``: :data:`FIT_CONDITIONS`; the
+    validation files, which join the final refit, as recorded only); ``fine_tune``: the
+    mel-CNN's back-end is fine-tuned instead of probed."""
+    heads = {"cnn": MelCnn(seed=0, l2=l2["cnn"], l2_grid=(), fine_tune=fine_tune),
+             "yamnet": YamnetEmbedding(handle=BUNDLED_HANDLE, seed=0, l2=l2["yamnet"], l2_grid=())}
+    for model in heads.values():
+        fit_on_recordings(model, audio, split, copies, cache=cache)
+    return heads
 
 
-def choose_probe_l2(audio: Dataset, rest: np.ndarray, cache: FeatureCache
+def choose_probe_l2(audio: Dataset, rest: np.ndarray, cache: FeatureCache,
+                    copies: dict[str, Dataset]
                     ) -> tuple[dict[str, float], dict[str, list[dict[str, object]]]]:
-    """Each head's L2, chosen by out-of-fold log-loss over the train + valid files
-    (``OOF_FOLDS`` artist-grouped folds; steadier than the 61 validation files alone, which
-    picked the strongest penalty of the grid), and the chosen heads' out-of-fold tables."""
+    """Each head's L2, chosen by out-of-fold log-loss over the train + valid files and their
+    re-recorded copies (``OOF_FOLDS`` artist-grouped folds; steadier than the 61 validation
+    files alone, which picked the strongest penalty of the grid), and the chosen heads'
+    out-of-fold tables."""
     scores: dict[str, dict[float, tuple[float, list[dict[str, object]]]]] = {}
     for value in PROBE_L2:
         oof = out_of_fold_tables(
-            lambda inner, v=value: train_probes(audio, inner, cache, {"cnn": v, "yamnet": v}),
-            audio, rest, folds=OOF_FOLDS)
+            lambda inner, v=value: train_probes(audio, inner, cache, {"cnn": v, "yamnet": v},
+                                                copies=copies),
+            audio, rest, folds=OOF_FOLDS, copies=copies, cache=cache)
         for name, table in oof.items():
             scores.setdefault(name, {})[value] = (out_of_fold_score(audio, table, f"{name} l2={value:g}"),
                                                   table)
@@ -168,14 +187,16 @@ def out_of_fold_score(audio: Dataset, table: list[dict[str, object]], label: str
 
 
 def choose_cnn_head(audio: Dataset, rest: np.ndarray, cache: FeatureCache, l2: float,
-                    probe_table: list[dict[str, object]]
+                    probe_table: list[dict[str, object]], copies: dict[str, Dataset]
                     ) -> tuple[bool, list[dict[str, object]], dict[str, object]]:
     """Fine-tune musicnn's back-end or keep the linear probe: the lower out-of-fold log-loss
-    over the train + valid files decides (the genre layer's L2 is the probe's). Returns the
-    choice, the chosen head's out-of-fold table and both scores (for the model card)."""
+    over the train + valid files and their copies decides (the genre layer's L2 is the
+    probe's; both train on every recording). Returns the choice, the chosen head's out-of-fold
+    table and both scores (for the model card)."""
     tuned = out_of_fold_tables(
-        lambda inner: {"cnn": MelCnn(seed=0, l2=l2, l2_grid=(), fine_tune=True).fit(
-            audio, inner, cache=cache)}, audio, rest, folds=OOF_FOLDS)["cnn"]
+        lambda inner: {"cnn": fit_on_recordings(MelCnn(seed=0, l2=l2, l2_grid=(), fine_tune=True),
+                                                audio, inner, copies, cache=cache)},
+        audio, rest, folds=OOF_FOLDS, copies=copies, cache=cache)["cnn"]
     probe_score = out_of_fold_score(audio, probe_table, "cnn linear probe")
     tuned_score = out_of_fold_score(audio, tuned, "cnn fine-tuned back-end")
     fine_tune = tuned_score[0] < probe_score[0]
@@ -184,17 +205,29 @@ def choose_cnn_head(audio: Dataset, rest: np.ndarray, cache: FeatureCache, l2: f
 
 
 def train_set(audio: Dataset, table: Dataset, split: Split, cache: FeatureCache, *,
-              l2: dict[str, float], exclude: np.ndarray | None = None,
-              probes: bool = True, fine_tune: bool = False) -> dict[str, GenreModel]:
+              l2: dict[str, float], copies: dict[str, Dataset],
+              exclude: np.ndarray | None = None, probes: bool = True,
+              fine_tune: bool = False) -> dict[str, GenreModel]:
     """The three families trained on ``split`` (the MLP on the table rows of its artists; the
     heads with the L2 given), each with its predictions on ``split.test``'s audio files as
     ``metrics_["test_tracks"]`` (``probes=False``: the MLP only)."""
-    models = train_probes(audio, split, cache, l2, fine_tune=fine_tune) if probes else {}
+    models = train_probes(audio, split, cache, l2, copies=copies,
+                          fine_tune=fine_tune) if probes else {}
     mlp = MfccMlp(seed=0).fit(table, table_split(table, audio, split, exclude=exclude))
     mlp.metrics_["table_test"] = {k: mlp.metrics_[k] for k in ("segment", "track")
                                   if k in mlp.metrics_}
     mlp.metrics_["test_tracks"] = predict_tracks(mlp, audio, split.test, cache=cache)
     return {**models, "mlp": mlp}
+
+
+def save_out_of_fold(oof: dict[str, list[dict[str, object]]]) -> None:
+    """The out-of-fold tables the ensemble was fitted on, for inspection and refitting
+    (``bench/results/bundled_out_of_fold.json``; not shipped: it names this machine's paths)."""
+    from core.atomic import write_text_atomic
+
+    path = ROOT / "bench" / "results" / "bundled_out_of_fold.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(oof))
 
 
 def write_provenance(audio: Dataset, table: Dataset, split: Split) -> None:
@@ -308,6 +341,15 @@ def ensemble_card() -> None:
             lo, hi = r["accuracy_ci"]
             lines.append(f"| {name} | {r['accuracy']:.3f} ({lo:.2f}-{hi:.2f}) | "
                          f"{r['macro_f1']:.3f} | {r['n']} |")
+    if m.get("conditions"):
+        names = list(next(iter(m["conditions"].values()))["members"])
+        lines += ["", "On the same test files re-recorded under the conditions the ensemble was "
+                  "fitted under (core/conditions.py; track accuracy):", "",
+                  "| recording | ensemble | " + " | ".join(names) + " |",
+                  "|---" * (len(names) + 2) + "|"]
+        for condition, r in m["conditions"].items():
+            lines.append(f"| {condition} | {r['track']['accuracy']:.3f} | " + " | ".join(
+                f"{r['members'][n]['accuracy']:.3f}" for n in names) + " |")
     confident = m.get("accuracy_when_confident")
     lines += ["", f"Said \"uncertain\" for {m['uncertain_share']:.0%} of the test files"
               + (f"; accuracy on the rest {confident:.3f}." if confident is not None else "."),
@@ -342,17 +384,31 @@ def main() -> None:
     print(f"{audio.name}: {len(audio.manifest)} files; split {split.sizes()}", flush=True)
 
     table = load_dataset(shared / "data/gtzan/features_30_sec.csv", "features-csv")
+    with tempfile.TemporaryDirectory(prefix="genrelab-conditions-") as recordings:
+        build(audio, split, table, cache, recordings, extras_file, no_baseline=args.no_baseline)
+
+
+def build(audio: Dataset, split: Split, table: Dataset, cache: FeatureCache, recordings: str,
+          extras_file: Path, *, no_baseline: bool) -> None:
+    """Train, fit and save the bundled set (``recordings``: a scratch folder for the copies)."""
     rest = np.concatenate([split.train, split.valid])
-    l2, oof = choose_probe_l2(audio, rest, cache)
+    copies = write_condition_copies(audio, FIT_CONDITIONS, recordings)
+    print(f"every file re-recorded under {', '.join(copies)}", flush=True)
+    l2, oof = choose_probe_l2(audio, rest, cache, copies)
     print(f"heads' L2 by out-of-fold log-loss: {l2}", flush=True)
-    fine_tune, oof["cnn"], cnn_scores = choose_cnn_head(audio, rest, cache, l2["cnn"], oof["cnn"])
+    fine_tune, oof["cnn"], cnn_scores = choose_cnn_head(audio, rest, cache, l2["cnn"],
+                                                        oof["cnn"], copies)
     print(f"mel-CNN head: {'fine-tuned back-end' if fine_tune else 'linear probe'}", flush=True)
     oof |= out_of_fold_tables(
-        lambda inner: train_set(audio, table, inner, cache, l2=l2, exclude=split.test,
-                                probes=False),
-        audio, rest, folds=OOF_FOLDS)
+        lambda inner: train_set(audio, table, inner, cache, l2=l2, copies=copies,
+                                exclude=split.test, probes=False),
+        audio, rest, folds=OOF_FOLDS, copies=copies, cache=cache)
     n_oof = len(rest)
-    models = train_set(audio, table, split, cache, l2=l2, fine_tune=fine_tune)
+    for name, rows in oof.items():  # what each member does under each recording, out of fold
+        for condition in ["original", *copies]:
+            out_of_fold_score(audio, [r for r in rows if r.get("condition", "original")
+                                      == condition], f"{name} out of fold, {condition}")
+    models = train_set(audio, table, split, cache, l2=l2, copies=copies, fine_tune=fine_tune)
     models["cnn"].metrics_["zero_shot"] = zero_shot_metrics(
         MelCnn.zero_shot(list(audio.genres)), audio, split, cache)
     models["yamnet"].metrics_["zero_shot"] = zero_shot_metrics(
@@ -362,13 +418,16 @@ def main() -> None:
         print(f"{name}: test accuracy {model.metrics_['track']['accuracy']:.3f}", flush=True)
 
     extras: dict[str, dict[str, object]] = {"mlp": {}, "cnn": {}, "yamnet": {}}
-    if args.no_baseline and extras_file.is_file():  # keep the last measured baseline
-        extras = json.loads(extras_file.read_text())
-    extras["cnn"]["Head chosen by out-of-fold log-loss over the train + valid files"] = (
+    if no_baseline and extras_file.is_file():  # keep the last measured baseline, only
+        baseline = json.loads(extras_file.read_text())
+        extras["cnn"] = {k: v for k, v in baseline.get("cnn", {}).items()
+                         if k.startswith("From-scratch")}
+    extras["cnn"]["Head chosen by out-of-fold log-loss over the train + valid files and their "
+                  "re-recordings"] = (
         ("fine-tuned back-end" if fine_tune else "linear probe") + " (" + "; ".join(
             f"{name} {loss:.3f}, accuracy {accuracy:.3f}"
             for name, (loss, accuracy) in cnn_scores.items()) + ")")
-    if not args.no_baseline:
+    if not no_baseline:
         scratch = MelCnn(encoder=None, seed=0, epochs=120).fit(audio, split, cache=cache)
         t = scratch.metrics_["track"]
         extras["cnn"]["From-scratch mel-CNN baseline on the same split and test files"] = (
@@ -380,13 +439,21 @@ def main() -> None:
     ensemble = ensemble_from_tables(
         oof, tests, list(audio.genres),
         fitted_on={"dataset": audio.name, "split": split.name,
-                   "side": f"train + valid, out of fold ({OOF_FOLDS} artist-grouped folds, {n_oof} files)"})
+                   "side": f"train + valid, out of fold ({OOF_FOLDS} artist-grouped folds, "
+                           f"{n_oof} files, each also under {len(copies)} recording "
+                           f"conditions: {', '.join(copies)})"})
+    # The test files under each condition (the same files, re-recorded).
+    ensemble.metrics["conditions"] = {
+        condition: evaluate_ensemble(ensemble, {
+            n: predict_tracks(m, copy, split.test, cache=cache) for n, m in models.items()})
+        for condition, copy in copies.items()}
     # Reported apart: the full-length songs among the test files, what users upload.
     songs = {path for path in {row["path"] for t in tests.values() for row in t} if is_song(path)}
     ensemble.metrics["songs"] = evaluate_ensemble(
-        ensemble, {n: [row for row in table if row["path"] in songs] for n, table in tests.items()})
+        ensemble, {n: [row for row in rows if row["path"] in songs] for n, rows in tests.items()})
     for name, model in models.items():
         model.save(OUT / name)
+    save_out_of_fold(oof)
     write_provenance(audio, table, split)
     ensemble.save(OUT)
     extras_file.write_text(json.dumps(extras, indent=2))
