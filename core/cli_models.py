@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,7 @@ def _headline(metrics: dict[str, Any]) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.splits import make_split
-    from core.train import parse_families
+    from core.train import parse_families, training_recordings
 
     families = parse_families(args.models)
     weights = getattr(args, "weights", None)
@@ -70,15 +69,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     split = make_split(dataset, args.split, seed=args.seed, fold=args.fold)
     print(f"{dataset.name}: {len(dataset.manifest)} rows, {len(dataset.genres)} genres; split "
           f"{split.name}: " + ", ".join(f"{k} {v}" for k, v in split.sizes().items()))
-    with tempfile.TemporaryDirectory(prefix="genrelab-recordings-") as scratch:
-        copies = None
-        if args.recordings:
-            from core.conditions import FIT_CONDITIONS
-            from core.train import training_copies
+    if args.recordings:
+        from core.conditions import FIT_CONDITIONS
 
-            print(f"re-recording {len(split.train)} training files {len(FIT_CONDITIONS)} ways "
-                  f"({', '.join(FIT_CONDITIONS)}) ...", flush=True)
-            copies = training_copies(dataset, split, scratch)
+        print(f"re-recording {len(split.train)} training files {len(FIT_CONDITIONS)} ways "
+              f"({', '.join(FIT_CONDITIONS)}) ...", flush=True)
+    with training_recordings(dataset, split, enabled=args.recordings) as copies:
         return _train_families(args, families, dataset, split, copies, weights, fine_tune)
 
 

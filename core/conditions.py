@@ -110,8 +110,8 @@ def mp3_roundtrip(y: np.ndarray, sr: int, *, bitrate_kbps: int = 128,
     decoded, rate = sf.read(buffer, dtype="float32")
     z = soxr.resample(decoded.mean(axis=1), rate, sr)
     lag = encoder_delay(y, z)
-    z = np.concatenate([z[lag:], np.zeros(max(0, len(y) - len(z) + lag), dtype=np.float32)])
-    return _same_peak(z[: len(y)], y)
+    z = z[lag:lag + len(y)]
+    return _same_peak(np.pad(z, (0, len(y) - len(z))), y)
 
 
 def encoder_delay(y: np.ndarray, z: np.ndarray, *, max_lag: int = 4096,

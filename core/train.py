@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.cache import FeatureCache
-from core.conditions import check_copies
+from core.conditions import FIT_CONDITIONS, check_copies, with_copies, write_condition_copies
 from core.datasets import Dataset
 from core.ensemble import Ensemble, fit_ensemble
 from core.errors import ModelError, ParameterError
@@ -87,8 +89,6 @@ def fit_on_recordings(model: GenreModel, dataset: Dataset, split: Split,
         ``model``, fitted; its ``info_`` counts tracks (not recordings) and names the
         recordings it trained on (``split.training_recordings``).
     """
-    from core.conditions import with_copies
-
     if not copies:
         return model.fit(dataset, split, **fit_kwargs)
     combined, recorded = with_copies(dataset, copies, split)
@@ -100,22 +100,26 @@ def fit_on_recordings(model: GenreModel, dataset: Dataset, split: Split,
     return model
 
 
-def training_copies(dataset: Dataset, split: Split, directory: str | os.PathLike[str]
-                    ) -> dict[str, Dataset]:
+@contextmanager
+def training_recordings(dataset: Dataset, split: Split, *, enabled: bool = True
+                        ) -> Iterator[dict[str, Dataset] | None]:
     """``split``'s training tracks re-recorded under :data:`core.conditions.FIT_CONDITIONS`
-    (what ``train --recordings`` and the Train page's option train on), in ``directory``.
+    in a temporary folder that lasts as long as the ``with`` block (what ``train
+    --recordings`` and the Train page's option train on); None when not ``enabled``.
 
     Raises
     ------
     ParameterError
         ``dataset`` has rows without audio (a feature table).
     """
-    from core.conditions import FIT_CONDITIONS, write_condition_copies
-
+    if not enabled:
+        yield None
+        return
     if not dataset.manifest["path"].astype(bool).all():
         raise ParameterError("training on re-recordings needs an audio dataset, not a feature "
                              "table")
-    return write_condition_copies(dataset, FIT_CONDITIONS, directory, rows=split.train)
+    with tempfile.TemporaryDirectory(prefix="genrelab-recordings-") as scratch:
+        yield write_condition_copies(dataset, FIT_CONDITIONS, scratch, rows=split.train)
 
 
 def train_family(family: str, dataset: Dataset, split: Split, out: str | os.PathLike[str], *,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 import traceback
@@ -15,7 +14,7 @@ from core.datasets import load_dataset
 from core.errors import GenreLabError
 from core.provenance import record_training_tracks
 from core.splits import make_split
-from core.train import save_set_ensemble, train_family, training_copies
+from core.train import save_set_ensemble, train_family, training_recordings
 
 
 class TrainingCancelled(GenreLabError):
@@ -108,13 +107,11 @@ class TrainingJob:
         try:
             dataset = load_dataset(self.data, self.layout)
             split = make_split(dataset, self.split, seed=self.seed)
-            with tempfile.TemporaryDirectory(prefix="genrelab-recordings-") as scratch:
-                copies = None
-                if self.recordings:
-                    for family in self.families:
-                        self.messages[family] = (f"re-recording {len(split.train)} training "
-                                                 "files (mp3, EQ, loud master) ...")
-                    copies = training_copies(dataset, split, scratch)
+            if self.recordings:
+                for family in self.families:
+                    self.messages[family] = (f"re-recording {len(split.train)} training files "
+                                             "(mp3, EQ, loud master) ...")
+            with training_recordings(dataset, split, enabled=self.recordings) as copies:
                 self._train(dataset, split, copies)
         except GenreLabError as exc:
             self.error = str(exc)
