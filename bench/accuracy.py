@@ -8,9 +8,10 @@
    summary features and on YAMNet embeddings (int8 .tflite), zero-shot YAMNet and musicnn, the
    pretrained mel-CNN (musicnn probe, and with its back-end fine-tuned), the YAMNet head, the
    MFCC-MLP on excerpt features, the from-scratch mel-CNN, and the ensemble of the three trained
-   models (the product's rule, stacked out of fold, with the mel-CNN head the bundled set ships,
-   beside the geometric-mean fallback), with its calibration error and how often it says
-   "uncertain".
+   models and the YAMNet head's zero-shot answer (the product's rule, stacked out of fold, with
+   the mel-CNN head the bundled set ships, beside the geometric-mean fallback of the three),
+   with its calibration error and how often it says "uncertain"; it is compared with the best
+   single model of each fold, zero-shot ones included.
 3. Playback level: every bundled model and the ensemble on the bundled split's test files played
    0, 6, 12 and 20 dB quieter and 6 dB louder (an uploaded song can come at any level).
    Recording conditions: the same files re-recorded (``core.conditions``: mp3, brighter and
@@ -124,6 +125,7 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
         ensemble_from_tables,
         fit_on_recordings,
         out_of_fold_tables,
+        track_tables,
     )
 
     data = load_dataset(SHARED / "data/gtzan/excerpts", "gtzan")
@@ -153,11 +155,12 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
         return {n: fit_on_recordings(m, data, split, copies if n in heads else None, cache=cache)
                 for n, m in ensemble_members(like=like, fine_tune=fine_tune).items()}
 
-    scores: dict[str, list[float]] = {k: [] for k in (
+    scores: dict[str, list[Any]] = {k: [] for k in (
         "lr_summary", "lr_yamnet", "yamnet_zero_shot", "musicnn_zero_shot", *members, other_cnn,
         *(f"{n}_trained_clean_only" for n in heads),
         "mel_cnn_from_scratch", "ensemble", "ensemble_geometric_mean", "ensemble_ece",
-        "best_member_ece_uncalibrated", "uncertain_share", "accuracy_when_confident")}
+        "best_member_ece_uncalibrated", "uncertain_share", "accuracy_when_confident",
+        "ensemble_members")}
     # Every fold's test tracks together (each track once): ECE on a few hundred tracks rather
     # than on one fold's 80-130, where its estimate alone is biased upwards by about 0.05-0.1.
     pooled: dict[str, list] = {"truth": [], "ensemble": [], **{name: [] for name in members}}
@@ -182,11 +185,10 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
             if name in heads:
                 scores[f"{name}_trained_clean_only"].append(
                     model.fit(data, split, cache=cache).metrics_["track"]["accuracy"])
-        ensemble = ensemble_from_tables(oof, {n: m.metrics_["test_tracks"]
-                                              for n, m in models.items()}, list(data.genres))
+        tests = track_tables(models)  # with the YAMNet head's zero-shot answer as a member
+        ensemble = ensemble_from_tables(oof, tests, list(data.genres))
         m = ensemble.metrics
-        _, test_probas, truth = common_tracks({n: model.metrics_["test_tracks"]
-                                               for n, model in models.items()})
+        _, test_probas, truth = common_tracks(tests)
         truth_ids = [data.genres.index(g) for g in truth]
         pooled["truth"] += truth_ids
         pooled["ensemble"].append(ensemble.combine(test_probas)[0])
@@ -200,18 +202,24 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
         scores["uncertain_share"].append(m["uncertain_share"])
         if m["accuracy_when_confident"] is not None:  # None: every answer was "uncertain"
             scores["accuracy_when_confident"].append(m["accuracy_when_confident"])
-        geometric = combine_probabilities(np.stack(list(test_probas.values()))).argmax(axis=1)
+        scores["ensemble_members"].append(ensemble.weights_text())
+        geometric = combine_probabilities(np.stack([test_probas[n] for n in members])
+                                          ).argmax(axis=1)
         scores["ensemble_geometric_mean"].append(float(
             (geometric == np.array(truth_ids)).mean()))
         if scratch:
             scores["mel_cnn_from_scratch"].append(
                 MelCnn(encoder=None).fit(data, split, cache=cache).metrics_["track"]["accuracy"])
-        print("fold done:", {k: round(v[-1], 3) for k, v in scores.items() if v}, flush=True)
+        print("fold done:", {k: v[-1] if isinstance(v[-1], str) else round(v[-1], 3)
+                             for k, v in scores.items() if v}, flush=True)
     recordings.cleanup()
-    result: dict[str, object] = {k: float(np.mean(v)) for k, v in scores.items() if v}
+    result: dict[str, object] = {k: float(np.mean(v)) for k, v in scores.items()
+                                 if v and k != "ensemble_members"}
     result["by_fold"] = scores
+    # The best single model of a fold: a trained member or a zero-shot answer.
+    singles = (*members, "yamnet_zero_shot", "musicnn_zero_shot")
     result["ensemble_at_least_best_member_in_folds"] = int(sum(
-        scores["ensemble"][i] >= max(scores[k][i] for k in members)
+        scores["ensemble"][i] >= max(scores[k][i] for k in singles)
         for i in range(len(scores["ensemble"]))))
     result["n_folds"] = len(scores["ensemble"])
     result["mel_cnn_head"] = "fine-tuned back-end" if fine_tune else "linear probe"
@@ -240,13 +248,19 @@ def _bundled_test_set() -> tuple[Any, list[np.ndarray], np.ndarray, np.ndarray]:
 
 def _accuracies(loaded: Any, audio: list[np.ndarray], truth: np.ndarray,
                 rows: np.ndarray | None = None) -> dict[str, float]:
-    """Track accuracy of every bundled model and the ensemble on ``audio`` (or its ``rows``)."""
+    """Track accuracy of every bundled model, its zero-shot answer where it gives one
+    (``<name>:zero-shot``), and the ensemble on ``audio`` (or its ``rows``)."""
     from core.predict import predict_waveform
 
     predictions = [predict_waveform(loaded.models, y, 22050, ensemble=loaded.ensemble)
                    for y in audio]
     keep = np.ones(len(audio), dtype=bool) if rows is None else rows
     answers = {name: [p.models[name].genre for p in predictions] for name in loaded.models}
+    for name in loaded.models:
+        if predictions and predictions[0].models[name].extras.get("zero_shot") is not None:
+            answers[f"{name}:zero-shot"] = [
+                p.models[name].genres[int(np.argmax(p.models[name].extras["zero_shot"]))]
+                for p in predictions]
     answers["ensemble"] = [p.ensemble_genre for p in predictions]
     return {name: float(np.mean((np.array(genres) == truth)[keep]))
             for name, genres in answers.items()}
@@ -257,11 +271,11 @@ def playback_level(gains_db: tuple[float, ...] = (0.0, -6.0, -12.0, -20.0, 6.0)
     """The bundled set on its own test files played quieter and louder, model by model."""
     loaded, audio, truth, _ = _bundled_test_set()
     result: dict[str, object] = {"gains_db": list(gains_db), "test_files": len(audio)}
-    answers: dict[str, list[float]] = {name: [] for name in [*loaded.models, "ensemble"]}
+    answers: dict[str, list[float]] = {}
     for gain in gains_db:
         scale = np.float32(10 ** (gain / 20))
         for name, accuracy in _accuracies(loaded, [y * scale for y in audio], truth).items():
-            answers[name].append(accuracy)
+            answers.setdefault(name, []).append(accuracy)
     result.update(answers)
     return result
 
@@ -279,7 +293,7 @@ def recording_conditions() -> dict[str, object]:
         recorded = audio if condition is None else [condition(y, 22050) for y in audio]
         files = _accuracies(loaded, recorded, truth)
         on_songs = _accuracies(loaded, recorded, truth, songs)
-        best = max(v for k, v in files.items() if k != "ensemble")
+        best = max(v for k, v in files.items() if k != "ensemble")  # zero-shot ones included
         result[name] = {"files": files, "songs": on_songs,
                         "ensemble_minus_best_member": files["ensemble"] - best}
         print(f"recording {name:22s} " + ", ".join(
@@ -376,7 +390,7 @@ def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = Tru
             result[f"excerpts_by_{grouping}"] = ex
     if "level" in parts:
         level = playback_level()
-        for name in ("mlp", "cnn", "yamnet", "ensemble"):
+        for name in [k for k, v in level.items() if isinstance(v, list) and k != "gains_db"]:
             print(f"playback level {name:18s} " + ", ".join(
                 f"{g:+.0f} dB {a:.3f}" for g, a in zip(level["gains_db"], level[name],
                                                        strict=True)))

@@ -147,6 +147,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from core.audio import load_audio
     from core.config import FEATURE_SR
+    from core.ensemble import ZERO_SHOT_MEMBER
     from core.explain import explain_prediction
     from core.predict import load_models, predict_waveform
 
@@ -184,6 +185,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             models = result["models"]
             cells = [f"{n}={m['genre']} ({max(m['probabilities'].values()):.2f})"
                      for n, m in models.items() if "genre" in m]
+            cells += [f"{n}{ZERO_SHOT_MEMBER}={m['zero_shot']['genre']} "  # ensemble members
+                      f"({max(m['zero_shot']['probabilities'].values()):.2f})"
+                      for n, m in models.items() if "zero_shot" in m and loaded.ensemble
+                      and n + ZERO_SHOT_MEMBER in loaded.ensemble.models]
             ens = result["ensemble"]
             tail = f" | ensemble={ens['verdict']} ({ens['confidence']:.2f})" if ens else ""
             print(f"{Path(result['file']).name}: " + ", ".join(cells) + tail)

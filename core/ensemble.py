@@ -17,6 +17,12 @@ A model set's ensemble is fitted on the track-level probabilities its models giv
   those tracks, answers below it were more often wrong than right), the answer is reported as
   uncertain with the two closest genres.
 
+A member is a model folder of the set (its trained head), or a model's **zero-shot answer**
+named ``<folder>:zero-shot`` (e.g. YAMNet's AudioSet genre classes; see
+:func:`member_folder`): an answer that never saw the training collection, so it holds up where
+the collection's own recordings, artists or label habits do not carry over, and the pool
+weighs it by how well it did on the same validation tracks.
+
 Without validation data the fallback is the normalised geometric mean
 (:func:`combine_probabilities`) with no threshold.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +45,14 @@ from core.registry import jsonable
 
 ENSEMBLE_FILE = "ensemble.json"
 FORMAT_VERSION = 1
+#: Suffix of a member that is a model's zero-shot answer rather than its trained head.
+ZERO_SHOT_MEMBER = ":zero-shot"
 _FLOOR = 1e-7
+
+
+def member_folder(member: str) -> str:
+    """The model folder an ensemble member answers from: ``"yamnet:zero-shot"`` -> ``"yamnet"``."""
+    return member.removesuffix(ZERO_SHOT_MEMBER)
 
 
 def combine_probabilities(stacked: np.ndarray) -> np.ndarray:
@@ -126,7 +140,8 @@ class Ensemble:
     Attributes
     ----------
     models : list of str
-        Model names (folders of the set), in the order of :attr:`weights`.
+        Member names, in the order of :attr:`weights`: folders of the set, and
+        ``<folder>:zero-shot`` for a model's zero-shot answer (:func:`member_folder`).
     genres : list of str
         The genres the ensemble answers over (every model's genres).
     weights : list of float
@@ -142,7 +157,7 @@ class Ensemble:
     metrics : dict
         Held-out evaluation (test tracks), written by the builder.
     member_weights : dict of str to str
-        Each member's ``weights_sha256`` at save time, so a member retrained since is noticed.
+        Each member folder's ``weights_sha256`` at save time, so one retrained since is noticed.
     """
 
     models: list[str]
@@ -165,16 +180,23 @@ class Ensemble:
     def combine(self, probas: dict[str, np.ndarray]) -> tuple[np.ndarray, str]:
         """Ensemble probabilities from each model's (over :attr:`genres`), and the rule used.
 
-        With every model of the ensemble present the fitted pool is used; with some missing
-        (e.g. YAMNet unavailable) the geometric mean of the present models' calibrated
-        probabilities.
+        With every member present the fitted pool is used; with some missing (e.g. YAMNet
+        unavailable, or a model that gave no zero-shot answer) the geometric mean of the
+        calibrated probabilities of :meth:`fallback_members`.
         """
         if all(m in probas for m in self.models):
             stacked = np.stack([probas[m] for m in self.models])
             return pool(stacked, np.asarray(self.weights)), self.method
-        present = [m for m in probas if m in self.temperatures] or list(probas)
-        calibrated = np.stack([self.calibrate(m, probas[m]) for m in present])
+        calibrated = np.stack([self.calibrate(m, probas[m])
+                               for m in self.fallback_members(probas)])
         return combine_probabilities(calibrated), "geometric-mean"
+
+    def fallback_members(self, available: Iterable[str]) -> list[str]:
+        """What the geometric-mean fallback combines, of the ``available`` answers: the members
+        that are model folders (a zero-shot answer beside its model's head would give that model
+        a second vote), else every available model."""
+        models = [m for m in available if m == member_folder(m)]
+        return [m for m in models if m in self.temperatures] or models
 
     def calibrate(self, model: str, proba: np.ndarray) -> np.ndarray:
         """One model's probabilities after its temperature (unchanged when it has none)."""
@@ -185,16 +207,22 @@ class Ensemble:
         """``"cnn 0.48, yamnet 0.28, mlp 0.25"``: the pool weights in words."""
         return ", ".join(f"{n} {w:.2f}" for n, w in zip(self.models, self.weights, strict=True))
 
+    @property
+    def folders(self) -> list[str]:
+        """The model folders the members answer from, each once, in member order."""
+        return list(dict.fromkeys(member_folder(m) for m in self.models))
+
     def stale_members(self, directory: str | os.PathLike[str]) -> list[str]:
-        """Members whose saved weights in ``directory`` changed since this ensemble was saved."""
-        current = _weights_of(Path(directory), self.models)
-        return [m for m in self.models if m in self.member_weights
+        """Member folders whose saved weights in ``directory`` changed since this ensemble was
+        saved."""
+        current = _weights_of(Path(directory), self.folders)
+        return [m for m in self.folders if m in self.member_weights
                 and current.get(m) != self.member_weights[m]]
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``<directory>/ensemble.json`` atomically, recording the members' checksums."""
         path = Path(directory) / ENSEMBLE_FILE
-        self.member_weights = _weights_of(Path(directory), self.models)
+        self.member_weights = _weights_of(Path(directory), self.folders)
         payload = {"format_version": FORMAT_VERSION, **asdict(self)}
         write_text_atomic(path, json.dumps(jsonable(payload), indent=2))
         return path

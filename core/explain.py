@@ -28,6 +28,7 @@ import numpy as np
 
 from core.ensemble import Ensemble
 from core.errors import GenreLabError, ParameterError
+from core.predict import member_probabilities
 
 __all__ = ["FEATURE_GROUPS", "Explanation", "explain_cnn", "explain_ensemble", "explain_mlp",
            "explain_prediction"]
@@ -315,15 +316,16 @@ def explain_ensemble(prediction: Any, ensemble: Ensemble | None) -> Explanation 
     genres = list(prediction.genres)
     order = np.argsort(prediction.ensemble)[::-1]
     a, b = int(order[0]), int(order[1])
-    names = list(prediction.models)
-    probas = {n: np.array([p.proba[p.genres.index(g)] for g in genres])
-              for n, p in prediction.models.items()}
     if ensemble is not None and prediction.ensemble_method == "stacked":
+        probas = member_probabilities(prediction.models, genres, ensemble)  # zero-shot ones too
         weights = dict(zip(ensemble.models, ensemble.weights, strict=True))
     else:
-        if ensemble is not None:
-            probas = {n: ensemble.calibrate(n, p) for n, p in probas.items()}
-        weights = {n: 1.0 / len(names) for n in names}
+        probas = member_probabilities(prediction.models, genres)
+        if ensemble is not None:  # exactly what its fallback combined
+            probas = {n: ensemble.calibrate(n, probas[n])
+                      for n in ensemble.fallback_members(probas)}
+        weights = {n: 1.0 / len(probas) for n in probas}
+    names = list(probas)
     items = []
     for n in names:
         logs = np.log(np.clip(probas[n], 1e-7, 1.0))

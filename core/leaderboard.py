@@ -342,7 +342,7 @@ def _ensemble_row(set_name: str, folder: Path, members: Mapping[str, dict[str, A
     if not track:
         return None, (f"the ensemble of {set_name} is left out: it saved no test metrics "
                       "(its members share no test tracks)")
-    keys = [test_keys(read_metrics(folder / m).get("metrics", {})) for m in ensemble.models]
+    keys = [test_keys(read_metrics(folder / m).get("metrics", {})) for m in ensemble.folders]
     common = frozenset(set.intersection(*keys)) if keys and all(keys) else frozenset()
     split = ensemble.fitted_on.get("split", "")
     if (split, common) != reference:
@@ -351,10 +351,10 @@ def _ensemble_row(set_name: str, folder: Path, members: Mapping[str, dict[str, A
                       "models compared here")
     mine = [r for r in members.values()
             if Path(r["folder"]).resolve().parent == folder.resolve()
-            and Path(r["folder"]).name in ensemble.models]
-    if len(mine) != len(ensemble.models):
+            and Path(r["folder"]).name in ensemble.folders]
+    if len(mine) != len(ensemble.folders):
         return None, (f"the ensemble of {set_name} is left out: not all of its members "
-                      f"({', '.join(ensemble.models)}) are compared here")
+                      f"({', '.join(ensemble.folders)}) are compared here")
     parameters = [r["parameters"] for r in mine if r["parameters"] is not None]
     timings = [r["end_to_end_ms_per_3s"] for r in mine if r["end_to_end_ms_per_3s"] is not None]
     name = f"{set_name}/ensemble" if prefixed else "ensemble"
@@ -364,11 +364,12 @@ def _ensemble_row(set_name: str, folder: Path, members: Mapping[str, dict[str, A
         "test_tracks": track.get("n"), "accuracy": track.get("accuracy"),
         "accuracy_ci": track.get("accuracy_ci"), "macro_f1": track.get("macro_f1"),
         "segment_accuracy": None,
-        "parameters": sum(parameters) if len(parameters) == len(ensemble.models) else None,
+        "parameters": sum(parameters) if len(parameters) == len(ensemble.folders) else None,
         "train_seconds": None, "inference_ms_per_segment": None, "inference_source": "not saved",
-        "end_to_end_ms_per_3s": sum(timings) if len(timings) == len(ensemble.models) else None,
+        "end_to_end_ms_per_3s": sum(timings) if len(timings) == len(ensemble.folders) else None,
         "segment_seconds": None, "leaky": None, "comparable": True,
-        "note": f"combines {', '.join(ensemble.models)} (parameters and time: theirs together)",
+        "note": f"combines {', '.join(ensemble.models)} (parameters and time: those of "
+                f"{', '.join(ensemble.folders)} together)",
         "folder": str(folder),
     }, ""
 

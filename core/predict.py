@@ -18,7 +18,7 @@ import numpy as np
 
 from core.audio import AudioSource, load_audio
 from core.config import FEATURE_SR
-from core.ensemble import Ensemble, combine_probabilities
+from core.ensemble import Ensemble, combine_probabilities, member_folder
 from core.errors import GenreLabError, ModelError
 from core.models.base import GenreModel, SegmentPrediction
 
@@ -174,7 +174,8 @@ def ensemble_probabilities(predictions: dict[str, SegmentPrediction],
     """Track probabilities of the ensemble over the genres every model knows, and the rule used.
 
     With a fitted ``ensemble`` whose genres every model answers, its pool (weights and
-    temperatures learnt on validation tracks); otherwise the geometric mean
+    temperatures learnt on validation tracks; a ``<folder>:zero-shot`` member is that model's
+    ``extras["zero_shot"]``); otherwise the geometric mean
     (:func:`combine_probabilities`) over the shared genres.
     """
     if not predictions:
@@ -183,12 +184,27 @@ def ensemble_probabilities(predictions: dict[str, SegmentPrediction],
     shared = [g for g in first.genres if all(g in p.genres for p in predictions.values())]
     if not shared:
         return [], None, "geometric-mean"
-    probas = {name: np.array([p.proba[p.genres.index(g)] for g in shared])
-              for name, p in predictions.items()}
     if ensemble is not None and ensemble.genres == shared:
-        combined, method = ensemble.combine(probas)
+        combined, method = ensemble.combine(member_probabilities(predictions, shared, ensemble))
         return shared, combined, method
+    probas = member_probabilities(predictions, shared)
     return shared, combine_probabilities(np.stack(list(probas.values()))), "geometric-mean"
+
+
+def member_probabilities(predictions: dict[str, SegmentPrediction], genres: list[str],
+                         ensemble: Ensemble | None = None) -> dict[str, np.ndarray]:
+    """Each model's track probabilities over ``genres`` (which every model answers), and for
+    each ``<folder>:zero-shot`` member of ``ensemble``, that model's zero-shot answer
+    (``extras["zero_shot"]``) where it gave one."""
+    probas = {name: np.array([p.proba[p.genres.index(g)] for g in genres])
+              for name, p in predictions.items()}
+    for member in ensemble.models if ensemble is not None else []:
+        answer = predictions.get(member_folder(member))
+        if member not in probas and answer is not None \
+                and answer.extras.get("zero_shot") is not None:
+            probas[member] = np.array([answer.extras["zero_shot"][answer.genres.index(g)]
+                                       for g in genres])
+    return probas
 
 
 def predict_waveform(models: dict[str, GenreModel], y: np.ndarray, sr: int, *,

@@ -14,7 +14,7 @@ import numpy as np
 from core.cache import FeatureCache
 from core.conditions import FIT_CONDITIONS, check_copies, with_copies, write_condition_copies
 from core.datasets import Dataset
-from core.ensemble import Ensemble, fit_ensemble
+from core.ensemble import ZERO_SHOT_MEMBER, Ensemble, fit_ensemble
 from core.errors import ModelError, ParameterError
 from core.evaluation import aggregate_tracks, classification_metrics, evaluate_segments
 from core.models import FAMILIES, GenreModel, YamnetEmbedding
@@ -180,12 +180,51 @@ def predict_tracks(model: GenreModel, dataset: Dataset, rows: np.ndarray, *,
     ModelError
         The dataset has genres the model does not know.
     """
-    if list(dataset.genres) != list(model.genres_ or []):
-        raise ModelError(f"{model.display_name} answers {model.genres_}, the dataset has "
-                         f"{dataset.genres}")
+    _check_genres(model, dataset)
     subset, features, proba = _predict_subset(model, dataset, rows, cache=cache)
     tracks, track_proba = aggregate_tracks(proba, features.track)
     return test_track_table(subset, tracks, track_proba)
+
+
+def _check_genres(model: GenreModel, dataset: Dataset) -> None:
+    if list(dataset.genres) != list(model.genres_ or []):
+        raise ModelError(f"{model.display_name} answers {model.genres_}, the dataset has "
+                         f"{dataset.genres}")
+
+
+def member_tables(models: Mapping[str, GenreModel], dataset: Dataset, rows: np.ndarray, *,
+                  cache: FeatureCache | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every ensemble member's track table on manifest ``rows`` of ``dataset`` (e.g. a
+    re-recording of the tracks): each model's, and beside a model whose zero-shot answer covers
+    every genre, that answer's as ``<name>:zero-shot`` (see :func:`track_tables`)."""
+    tables = {}
+    for name, model in models.items():
+        _check_genres(model, dataset)
+        subset, features, proba = _predict_subset(model, dataset, rows, cache=cache)
+        answers = {name: proba}
+        if model.zero_shot_ready:  # from the same inputs: the encoder runs once
+            answers[name + ZERO_SHOT_MEMBER] = model.zero_shot_rows(features.X)
+        for member, member_proba in answers.items():
+            tables[member] = test_track_table(subset, *aggregate_tracks(member_proba,
+                                                                        features.track))
+    return tables
+
+
+def track_tables(models: Mapping[str, GenreModel], side: str = "test"
+                 ) -> dict[str, list[dict[str, Any]]]:
+    """Each fitted model's track table on its split's ``side`` (``"test"`` or
+    ``"validation"``), and, where :meth:`~core.models.base.GenreModel.fit` kept one (a model
+    whose zero-shot answer covers every genre,
+    :attr:`~core.models.base.GenreModel.zero_shot_ready`), that answer's on the same tracks as
+    the ensemble member ``<name>:zero-shot``. Models without a table on that side are left out.
+    """
+    tables = {}
+    for name, model in models.items():
+        if model.metrics_.get(f"{side}_tracks"):
+            tables[name] = model.metrics_[f"{side}_tracks"]
+            if model.metrics_.get(f"zero_shot_{side}_tracks"):
+                tables[name + ZERO_SHOT_MEMBER] = model.metrics_[f"zero_shot_{side}_tracks"]
+    return tables
 
 
 def _predict_subset(model: GenreModel, dataset: Dataset, rows: np.ndarray | None, *,
@@ -217,7 +256,9 @@ def fit_model_set_ensemble(models: dict[str, GenreModel], *,
     mel-CNN, by networks whose early stopping watched those tracks, so a little optimistic)
     fit the weights, temperatures and threshold
     (:func:`core.ensemble.fit_ensemble`); its ``metrics_["test_tracks"]`` evaluate the result on
-    the test tracks every model was tested on, beside each model on exactly those tracks.
+    the test tracks every model was tested on, beside each model on exactly those tracks. A model
+    whose zero-shot answer covers every genre brings that answer as a member too
+    (``<name>:zero-shot``, :func:`track_tables`).
 
     Raises
     ------
@@ -231,9 +272,10 @@ def fit_model_set_ensemble(models: dict[str, GenreModel], *,
     genres = list(next(iter(usable.values())).genres_ or [])
     if any(list(m.genres_ or []) != genres for m in usable.values()):
         raise ModelError("the models answer different genres; an ensemble needs the same ones")
-    return ensemble_from_tables({n: m.metrics_["validation_tracks"] for n, m in usable.items()},
-                                {n: m.metrics_.get("test_tracks") or [] for n, m in usable.items()},
-                                genres, fitted_on=fitted_on)
+    validation = track_tables(usable, "validation")
+    test = track_tables(usable)
+    return ensemble_from_tables(validation, {n: test.get(n) or [] for n in validation}, genres,
+                                fitted_on=fitted_on)
 
 
 def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dataset: Dataset,
@@ -268,8 +310,10 @@ def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dat
     Returns
     -------
     dict of str to list of dict
-        Per model, :func:`~core.models.base.test_track_table` rows for every track of ``rows``
-        (and of each copy).
+        Per ensemble member (each model, and ``<name>:zero-shot`` beside a model whose zero-shot
+        answer covers every genre; :func:`track_tables`),
+        :func:`~core.models.base.test_track_table` rows for every track of ``rows`` (and of each
+        copy).
 
     Raises
     ------
@@ -285,11 +329,13 @@ def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dat
         inner = Split(f"inner fold {k + 1}/{folds}", rows[fold.train], rows[fold.valid],
                       rows[fold.test])
         check_no_leak(dataset, inner)
-        for name, model in fit_models(inner).items():
-            tables.setdefault(name, []).extend(model.metrics_["test_tracks"])
-            for condition, copy in copies.items():
-                tables[name].extend({**row, "condition": condition} for row in
-                                    predict_tracks(model, copy, inner.test, cache=cache))
+        models = fit_models(inner)
+        for name, table in track_tables(models).items():
+            tables.setdefault(name, []).extend(table)
+        for condition, copy in copies.items():
+            for name, table in member_tables(models, copy, inner.test, cache=cache).items():
+                if name in tables:  # members whose held-out tracks are in the tables
+                    tables[name].extend({**row, "condition": condition} for row in table)
     return tables
 
 

@@ -110,7 +110,7 @@ def ensemble_entry(folder: Path) -> dict[str, Any] | None:
     from core.provenance import test_keys
     from core.registry import read_metrics
 
-    members = [test_keys(read_metrics(folder / m).get("metrics", {})) for m in ensemble.models]
+    members = [test_keys(read_metrics(folder / m).get("metrics", {})) for m in ensemble.folders]
     common = set.intersection(*members) if members and all(members) else set()
     entry = {"metadata": {"display_name": "Ensemble", "genres": ensemble.genres},
              "metrics": {"track": ensemble.metrics["track"]},

@@ -136,6 +136,11 @@ with guard("Showing the predictions"):
             if p.extras.get("heard"):
                 st.caption("Heard: " + ", ".join(f"{tag} {score:.2f}"
                                                  for tag, score in p.extras["heard"][:4]))
+            if p.extras.get("zero_shot") is not None:
+                zero, zero_p = top_k(p.genres, p.extras["zero_shot"], 1)[0]
+                unmapped = p.extras.get("zero_shot_unmapped") or []
+                st.caption(f"Zero-shot, from its own genre classes: {zero} {zero_p:.0%}"
+                           + (f" (no class for {', '.join(unmapped)})" if unmapped else ""))
             n = len(p.segment_proba)
             st.caption(f"{n} segment{'s' if n != 1 else ''} in {p.seconds:.2f} s")
     if prediction.ensemble is not None:

@@ -27,10 +27,11 @@ st.markdown(
     "trained from scratch is the baseline)\n"
     "- **YAMNet**: Google's pretrained audio model (shipped, works offline); a softmax head "
     "learns your genres from its embeddings, or its AudioSet genre classes answer zero-shot\n"
-    "- **Ensemble**: the three combined with weights and temperatures learnt on songs the "
-    "models never trained on (for the bundled set, each song also re-recorded: mp3, other EQ, "
-    "loud mastering, so a model that breaks when a song is recorded differently gets less "
-    "say); when it is unsure it says so"
+    "- **Ensemble**: the three, and YAMNet's zero-shot answer (which never heard the training "
+    "songs), combined with weights and temperatures learnt on songs the models never trained "
+    "on (for the bundled set, each song also re-recorded: mp3, other EQ, loud mastering, so a "
+    "model that breaks when a song is recorded differently gets less say); when it is unsure "
+    "it says so"
 )
 
 name = st.session_state.get("model_set", next(iter(model_sets())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -185,7 +186,8 @@ def test_a_stale_ensemble_falls_back_to_the_geometric_mean(tmp_path):
     shutil.copytree(BUNDLED_MODELS, tmp_path / "set")
     loaded = load_models(tmp_path / "set")
     assert loaded.ensemble is not None and "ensemble" not in loaded.errors
-    assert set(loaded.ensemble.member_weights) == {"mlp", "cnn", "yamnet"}
+    assert set(loaded.ensemble.member_weights) == {"mlp", "cnn", "yamnet"}  # folders, each once
+    assert "yamnet:zero-shot" in loaded.ensemble.models
     path = tmp_path / "set" / ENSEMBLE_FILE
     data = json.loads(path.read_text())
     data["member_weights"]["cnn"] = "0" * 64  # as if the mel-CNN had been retrained since
@@ -193,4 +195,120 @@ def test_a_stale_ensemble_falls_back_to_the_geometric_mean(tmp_path):
     loaded = load_models(tmp_path / "set")
     assert loaded.ensemble is None and "other versions of cnn" in loaded.errors["ensemble"]
     assert set(loaded.models) == {"mlp", "cnn", "yamnet"}
+    data["member_weights"]["cnn"] = json.loads(
+        (BUNDLED_MODELS / ENSEMBLE_FILE).read_text())["member_weights"]["cnn"]
+    data["member_weights"]["yamnet"] = "0" * 64  # the folder its zero-shot member answers from
+    path.write_text(json.dumps(data))
+    loaded = load_models(tmp_path / "set")
+    assert loaded.ensemble is None and "other versions of yamnet" in loaded.errors["ensemble"]
 
+
+
+def test_a_zero_shot_member_is_pooled_from_its_models_zero_shot_answer():
+    genres = ["pop", "rock", "jazz"]
+    head = {"proba": [0.2, 0.5, 0.3], "zero_shot": [0.1, 0.2, 0.7]}
+
+    def answer(proba: list[float], zero_shot: list[float] | None = None) -> SegmentPrediction:
+        extras = {} if zero_shot is None else {"zero_shot": np.array(zero_shot)}
+        return SegmentPrediction(genres, np.array(proba), np.array([proba]), np.zeros((1, 2)),
+                                 0.0, extras)
+
+    ensemble = Ensemble(["a", "b", "b:zero-shot"], genres, [0.5, 0.8, 1.2],
+                        {"a": 1.0, "b": 1.0, "b:zero-shot": 2.0}, 0.4)
+    assert ensemble.folders == ["a", "b"]
+    models = {"a": answer([0.6, 0.3, 0.1]), "b": answer(head["proba"], head["zero_shot"])}
+    shared, combined, method = ensemble_probabilities(models, ensemble)
+    assert method == "stacked" and shared == genres
+    by_hand = softmax(0.5 * np.log([0.6, 0.3, 0.1]) + 0.8 * np.log(head["proba"])
+                      + 1.2 * np.log(head["zero_shot"]))
+    np.testing.assert_allclose(combined, by_hand, rtol=1e-6)
+    assert genres[int(np.argmax(combined))] == "jazz"  # the zero-shot answer carried the day
+    # Genres in another order in one model: its answers are reordered, zero-shot included.
+    flipped = ["jazz", "rock", "pop"]
+    models["b"] = SegmentPrediction(flipped, np.array(head["proba"][::-1]),
+                                    np.array([head["proba"][::-1]]), np.zeros((1, 2)), 0.0,
+                                    {"zero_shot": np.array(head["zero_shot"][::-1])})
+    np.testing.assert_allclose(ensemble_probabilities(models, ensemble)[1], by_hand, rtol=1e-6)
+    # Without that answer (a model with no zero-shot classes) the fitted pool cannot be used.
+    models["b"] = answer(head["proba"])
+    _, fallback, method = ensemble_probabilities(models, ensemble)
+    assert method == "geometric-mean"
+    np.testing.assert_allclose(fallback, softmax(0.5 * (np.log([0.6, 0.3, 0.1])
+                                                        + np.log(head["proba"]))), rtol=1e-6)
+
+
+def test_a_yamnet_head_brings_its_zero_shot_answer_into_the_sets_ensemble(tmp_path):
+    """On genres AudioSet has, a trained YAMNet head keeps its zero-shot answer on the
+    validation and test tracks; the set's ensemble takes it as a member and predicts with it."""
+    import warnings
+
+    from core.datasets import load_dataset
+    from core.models import YamnetEmbedding
+    from core.predict import predict_waveform
+    from core.splits import random_split
+    from core.synth import genre_like, write
+    from core.train import fit_model_set_ensemble, make_model, predict_tracks, track_tables
+
+    for k, genre in enumerate(["classical", "jazz", "rock"]):
+        for i in range(20):  # enough validation tracks (>= 10) to fit an ensemble on
+            write(tmp_path / genre / f"{genre}{i}.wav", genre_like(2 * k, 3.0, seed=100 * k + i),
+                  22050)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_dataset(tmp_path, "folders")
+    split = random_split(data, test_size=0.2, valid_size=0.2, seed=0)
+    models = {name: make_model(name, seed=0, epochs=2, members=1).fit(data, split)
+              for name in ("mlp", "yamnet")}
+    head = models["yamnet"]
+    assert head.zero_shot_ready and not models["mlp"].zero_shot_ready
+    tables = track_tables(models)
+    assert set(tables) == {"mlp", "yamnet", "yamnet:zero-shot"}
+    assert ([r["path"] for r in tables["yamnet:zero-shot"]]
+            == [r["path"] for r in tables["yamnet"]])
+    assert len(track_tables(models, "validation")["yamnet:zero-shot"]) == len(split.valid)
+    zero = YamnetEmbedding.zero_shot(list(data.genres), handle=head.handle)
+    np.testing.assert_allclose(  # the same answer a head-less zero-shot YAMNet gives
+        [r["proba"] for r in tables["yamnet:zero-shot"]],
+        [r["proba"] for r in predict_tracks(zero, data, split.test)], atol=1e-6)
+    # What the ensemble was fitted on is what it gets when a file is uploaded.
+    from core.audio import load_audio
+
+    first = tables["yamnet:zero-shot"][0]
+    uploaded = head.predict_segments(load_audio(first["path"], sr=22050), 22050)
+    np.testing.assert_allclose(uploaded.extras["zero_shot"], first["proba"], atol=2e-3)
+    ensemble = fit_model_set_ensemble(models)
+    assert ensemble.models == ["mlp", "yamnet", "yamnet:zero-shot"]
+    assert ensemble.folders == ["mlp", "yamnet"]
+    assert "yamnet:zero-shot" in ensemble.metrics["members"]
+    clip = genre_like(4, 6.0, seed=5)
+    prediction = predict_waveform(models, clip, 22050, ensemble=ensemble)
+    assert prediction.ensemble_method == "stacked"
+    answers = [prediction.models["mlp"].proba, prediction.models["yamnet"].proba,
+               prediction.models["yamnet"].extras["zero_shot"]]
+    np.testing.assert_allclose(prediction.ensemble, pool(np.stack(answers),
+                                                         np.array(ensemble.weights)), rtol=1e-5)
+
+
+def test_a_zero_shot_answer_is_a_member_only_where_every_genre_has_a_class():
+    from core.models import MelCnn, YamnetEmbedding
+
+    gtzan = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop",
+             "reggae", "rock"]
+    assert YamnetEmbedding.zero_shot(gtzan).zero_shot_ready  # AudioSet has all ten
+    assert not MelCnn.zero_shot(gtzan).zero_shot_ready  # musicnn's MSD tags have no reggae
+    assert MelCnn.zero_shot(["jazz", "rock"]).zero_shot_ready
+    assert not YamnetEmbedding.zero_shot(["rock", "shoegaze"]).zero_shot_ready
+
+
+def test_predict_names_the_bundled_ensembles_zero_shot_member(tmp_path, capsys):
+    from core.cli import main
+    from core.synth import genre_like, write
+
+    clip = write(tmp_path / "song.wav", genre_like(3, 6.0, seed=4), 22050)
+    assert main(["-q", "predict", str(clip)]) == 0
+    line = capsys.readouterr().out.strip()
+    zero = re.search(r"yamnet:zero-shot=(\w+) \((0\.\d\d|1\.00)\)", line)
+    assert zero and " | ensemble=" in line, line
+    assert main(["-q", "predict", "--format", "json", str(clip)]) == 0
+    answer = json.loads(capsys.readouterr().out)["models"]["yamnet"]["zero_shot"]
+    assert zero.group(1) == answer["genre"]

@@ -73,6 +73,8 @@ def test_fit_evaluates_on_held_out_tracks(fitted, tiny):
     assert 0.0 <= track["accuracy"] <= 1.0
     assert model.info_["parameters"] > 0 and model.history_["loss"]
     assert len(model.metrics_["validation_tracks"]) == len(split.valid)
+    # No encoder class is named like these genres: no zero-shot answer joins an ensemble.
+    assert not model.zero_shot_ready and "zero_shot_test_tracks" not in model.metrics_
 
 
 def test_predictions_are_probabilities_by_segment(fitted, clip):

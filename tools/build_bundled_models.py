@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 from core.cache import FeatureCache  # noqa: E402
 from core.conditions import FIT_CONDITIONS, write_condition_copies  # noqa: E402
 from core.datasets import Dataset, concat_datasets, load_dataset  # noqa: E402
+from core.ensemble import member_folder  # noqa: E402
 from core.evaluation import evaluate_segments  # noqa: E402
 from core.models import MelCnn, MfccMlp, YamnetEmbedding  # noqa: E402
 from core.models.base import GenreModel  # noqa: E402
@@ -65,8 +66,10 @@ from core.train import (  # noqa: E402
     ensemble_from_tables,
     evaluate_ensemble,
     fit_on_recordings,
+    member_tables,
     out_of_fold_tables,
     predict_tracks,
+    track_tables,
 )
 
 OUT = ROOT / "assets" / "models"
@@ -171,8 +174,9 @@ def choose_probe_l2(audio: Dataset, rest: np.ndarray, cache: FeatureCache,
         for name, table in oof.items():
             scores.setdefault(name, {})[value] = (out_of_fold_score(audio, table, f"{name} l2={value:g}"),
                                                   table)
-    chosen = {name: min(by_l2, key=lambda v: by_l2[v][0][0]) for name, by_l2 in scores.items()}
-    return chosen, {name: scores[name][chosen[name]][1] for name in chosen}
+    chosen = {name: min(by_l2, key=lambda v: by_l2[v][0][0]) for name, by_l2 in scores.items()
+              if name == member_folder(name)}  # a zero-shot answer has no L2: any run's table
+    return chosen, {name: scores[name][chosen.get(name, PROBE_L2[0])][1] for name in scores}
 
 
 def out_of_fold_score(audio: Dataset, table: list[dict[str, object]], label: str
@@ -317,11 +321,15 @@ def ensemble_card() -> None:
         return
     m = ensemble.metrics
     t = m["track"]
+    zero_shot = [n for n in ensemble.models if n != member_folder(n)]
     lines = ["# Ensemble (bundled default)", "",
              "- Members and pool weights: " + ", ".join(
                  f"{n} {w:.3f}" for n, w in zip(ensemble.models, ensemble.weights, strict=True)),
              "- Calibration temperatures: " + ", ".join(
                  f"{n} {v:.2f}" for n, v in ensemble.temperatures.items()),
+             *(["- " + ", ".join(f"`{n}`" for n in zero_shot) + ": the model's own zero-shot answer "
+                "(its encoder's genre classes, trained on nothing here); a member only where "
+                "every genre has a class (musicnn's tags have no reggae)"] if zero_shot else []),
              f"- Uncertain below a calibrated confidence of {ensemble.threshold:.2f}, or when "
              "YAMNet hears electronic music (a genre outside the set) louder than any of its "
              "genres",
@@ -435,7 +443,7 @@ def build(audio: Dataset, split: Split, table: Dataset, cache: FeatureCache, rec
             f"{t['accuracy_ci'][1]:.2f}), macro-F1 {t['macro_f1']:.3f}")
         print(f"from-scratch CNN: {t['accuracy']:.3f}", flush=True)
 
-    tests = {n: m.metrics_["test_tracks"] for n, m in models.items()}
+    tests = track_tables(models)
     ensemble = ensemble_from_tables(
         oof, tests, list(audio.genres),
         fitted_on={"dataset": audio.name, "split": split.name,
@@ -444,8 +452,8 @@ def build(audio: Dataset, split: Split, table: Dataset, cache: FeatureCache, rec
                            f"conditions: {', '.join(copies)})"})
     # The test files under each condition (the same files, re-recorded).
     ensemble.metrics["conditions"] = {
-        condition: evaluate_ensemble(ensemble, {
-            n: predict_tracks(m, copy, split.test, cache=cache) for n, m in models.items()})
+        condition: evaluate_ensemble(ensemble, member_tables(models, copy, split.test,
+                                                             cache=cache))
         for condition, copy in copies.items()}
     # Reported apart: the full-length songs among the test files, what users upload.
     songs = {path for path in {row["path"] for t in tests.values() for row in t} if is_song(path)}

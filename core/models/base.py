@@ -282,6 +282,14 @@ class GenreModel(ABC):
             self.metrics_["test_tracks"] = test_track_table(dataset, tracks, track_proba)
         if validation:
             self.metrics_["validation_tracks"] = validation
+        if self.zero_shot_ready:  # the encoder's own answer on the same tracks, for an ensemble
+            for side, mask in (("test", sides["test"]), ("validation", valid if validation
+                                                          else np.zeros_like(valid))):
+                if mask.any():
+                    tracks, track_proba = aggregate_tracks(self.zero_shot_rows(rows.X[mask]),
+                                                           rows.track[mask])
+                    self.metrics_[f"zero_shot_{side}_tracks"] = test_track_table(
+                        dataset, tracks, track_proba)
         self.info_ = {
             "dataset": {"name": dataset.name, "layout": dataset.layout},
             "split": {"name": split.name, **{f"{k}_tracks": len(np.unique(rows.track[v]))
@@ -359,6 +367,17 @@ class GenreModel(ABC):
         return model, history.history, setting
 
     # ----------------------------------------------------------------- prediction
+    @property
+    def zero_shot_ready(self) -> bool:
+        """Whether :meth:`zero_shot_rows` answers every one of the model's genres from the
+        encoder's own classes (each genre maps to at least one), so that answer can join an
+        ensemble as ``<folder>:zero-shot``. False for families without a zero-shot answer."""
+        return False
+
+    def zero_shot_rows(self, X: np.ndarray) -> np.ndarray:
+        """Zero-shot probabilities of input rows (families with a pretrained encoder's classes)."""
+        raise ModelError(f"{self.display_name} has no zero-shot answer")
+
     def _check_fitted(self) -> None:
         if self.genres_ is None:
             raise ModelError(f"{type(self).__name__} is not fitted; call fit() or load() first")

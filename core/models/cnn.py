@@ -348,11 +348,16 @@ class MelCnn(GenreModel):
     def fit(self, dataset: Dataset, split: Any, **kwargs: Any) -> MelCnn:
         if self.pretrained:
             self.encoder_ = {"name": self.encoder, "sha256": self.backend.sha256}
+            self.tag_map_ = tag_genre_map(list(dataset.genres), self.backend.tag_names)
         super().fit(dataset, split, **kwargs)
         if self.pretrained:
             self.l2 = float(self.chosen_.get("l2", self.l2))
-            self.tag_map_ = tag_genre_map(list(dataset.genres), self.backend.tag_names)
         return self
+
+    @property
+    def zero_shot_ready(self) -> bool:
+        return (self.pretrained and bool(self.genres_)
+                and all(self.tag_map_.get(g) for g in self.genres_))
 
     def predict_rows(self, X: np.ndarray) -> np.ndarray:
         self._check_fitted()
@@ -376,6 +381,8 @@ class MelCnn(GenreModel):
                                             for i in np.argsort(tags)[::-1][:5]]}
         if any(self.tag_map_.values()):
             extras["zero_shot"] = self.zero_shot_rows(X).mean(axis=0)
+            extras["zero_shot_unmapped"] = [g for g in self.genres_ or []
+                                            if not self.tag_map_.get(g)]
         return extras
 
     def augment(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:

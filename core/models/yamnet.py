@@ -475,10 +475,14 @@ class YamnetEmbedding(GenreModel):
 
     def fit(self, dataset: Dataset, split: Any, **kwargs: Any) -> YamnetEmbedding:
         self.encoder_ = encoder_identity(resolve_handle(self.handle))
+        self.class_map_ = genre_class_map(list(dataset.genres), self.backend.class_names)
         super().fit(dataset, split, **kwargs)
         self.l2 = float(self.chosen_.get("l2", self.l2))
-        self.class_map_ = genre_class_map(list(dataset.genres), self.backend.class_names)
         return self
+
+    @property
+    def zero_shot_ready(self) -> bool:
+        return bool(self.genres_) and all(self.class_map_.get(g) for g in self.genres_)
 
     def predict_rows(self, X: np.ndarray) -> np.ndarray:
         self._check_fitted()
@@ -501,6 +505,8 @@ class YamnetEmbedding(GenreModel):
             extras["zero_shot"] = zero_shot_proba(segment_scores, self.class_map_,
                                                   list(self.genres_ or []), reduce="sum"
                                                   ).mean(axis=0)
+            extras["zero_shot_unmapped"] = [g for g in self.genres_ or []
+                                            if not self.class_map_.get(g)]
             extras["outside_genre"] = self.outside_genre(track_scores)
         return extras
 
