@@ -250,6 +250,7 @@ def _accuracies(loaded: Any, audio: list[np.ndarray], truth: np.ndarray,
                 rows: np.ndarray | None = None) -> dict[str, float]:
     """Track accuracy of every bundled model, its zero-shot answer where it gives one
     (``<name>:zero-shot``), and the ensemble on ``audio`` (or its ``rows``)."""
+    from core.ensemble import ZERO_SHOT_MEMBER
     from core.predict import predict_waveform
 
     predictions = [predict_waveform(loaded.models, y, 22050, ensemble=loaded.ensemble)
@@ -258,7 +259,7 @@ def _accuracies(loaded: Any, audio: list[np.ndarray], truth: np.ndarray,
     answers = {name: [p.models[name].genre for p in predictions] for name in loaded.models}
     for name in loaded.models:
         if predictions and predictions[0].models[name].extras.get("zero_shot") is not None:
-            answers[f"{name}:zero-shot"] = [
+            answers[name + ZERO_SHOT_MEMBER] = [
                 p.models[name].genres[int(np.argmax(p.models[name].extras["zero_shot"]))]
                 for p in predictions]
     answers["ensemble"] = [p.ensemble_genre for p in predictions]

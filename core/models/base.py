@@ -283,8 +283,9 @@ class GenreModel(ABC):
         if validation:
             self.metrics_["validation_tracks"] = validation
         if self.zero_shot_ready:  # the encoder's own answer on the same tracks, for an ensemble
-            for side, mask in (("test", sides["test"]), ("validation", valid if validation
-                                                          else np.zeros_like(valid))):
+            zero_shot_sides = {"test": sides["test"], **({"validation": valid} if validation
+                                                         else {})}
+            for side, mask in zero_shot_sides.items():
                 if mask.any():
                     tracks, track_proba = aggregate_tracks(self.zero_shot_rows(rows.X[mask]),
                                                            rows.track[mask])
