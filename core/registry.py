@@ -199,6 +199,7 @@ def load_model(directory: str | os.PathLike[str], *, yamnet_handle: str | None =
 def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str, Any],
                  yamnet_handle: str | None = None) -> GenreModel:
     from core.features import FeatureParams
+    from core.models.mlp import RecordingMap
 
     kwargs: dict[str, Any] = {k: hyper[k] for k in ("epochs", "batch_size", "learning_rate",
                                                      "patience", "seed", "refit", "members")
@@ -246,7 +247,9 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
         if cls.family == "mlp":
             return cls(segment_seconds=params.segment_seconds or 30.0,
                        dropout=config.get("dropout", 0.5),
-                       level_augment_db=config.get("level_augment_db", 0.0), **kwargs)
+                       level_augment_db=config.get("level_augment_db", 0.0),
+                       recording_maps={name: RecordingMap.from_dict(m) for name, m
+                                       in config.get("recording_maps", {}).items()}, **kwargs)
         return cls(encoder=None, segment_seconds=params.segment_seconds or 3.0, n_mels=params.n_mels,
                    augment=config.get("augment", True), peak_normalize=params.peak_normalize,
                    **kwargs)

@@ -106,6 +106,80 @@ def test_mlp_trains_on_a_feature_table(tmp_path, shared_dir):
     assert model.metrics_["track"]["accuracy"] > 0.3  # well above chance (0.1) after 15 epochs
 
 
+def test_a_recording_map_is_the_least_squares_line_of_each_column():
+    from core.models.mlp import RecordingMap, fit_recording_map
+
+    rng = np.random.default_rng(0)
+    clean = rng.normal(size=(40, 57))
+    scale, shift = rng.uniform(0.5, 2.0, 57), rng.normal(size=57)
+    learnt = fit_recording_map(clean, clean * scale + shift)
+    np.testing.assert_allclose(learnt.scale, scale, rtol=1e-5)
+    np.testing.assert_allclose(learnt.shift, shift, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(learnt.apply(clean), clean * scale + shift, rtol=1e-4, atol=1e-4)
+    constant = clean.copy()
+    constant[:, 3] = 1.0  # a column that never varies: moved by its mean change, not a slope
+    recorded = clean.copy()
+    recorded[:, 3] = rng.normal(3.0, 0.1, 40)
+    still = fit_recording_map(constant, recorded)
+    assert still.scale[3] == 1.0 and still.shift[3] == pytest.approx(recorded[:, 3].mean() - 1)
+    with pytest.raises(ValueError, match="row-for-row"):
+        fit_recording_map(clean, clean[:-1])
+    with pytest.raises(ValueError, match="57 finite"):
+        RecordingMap(np.ones(56), np.zeros(56))
+    with pytest.raises(ValueError, match="57 finite"):
+        RecordingMap(np.full(57, np.nan), np.zeros(57))
+
+
+def test_recording_maps_learnt_from_a_louder_copy_are_the_exact_level_change(tmp_path):
+    from core.conditions import write_condition_copies
+    from core.features import FeatureParams, compute_features
+    from core.models.mlp import change_level, learn_recording_maps, log_variances
+
+    for k in range(6):
+        y = genre_like(k % 3, 4.0, seed=k)
+        write(tmp_path / "audio" / f"g{k % 3}" / f"clip{k}.wav", 0.3 * y / np.abs(y).max(), 22050)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_dataset(tmp_path / "audio", "folders")
+    copies = write_condition_copies(data, {"6 dB louder": lambda y, sr: y * 10 ** (6 / 20)},
+                                    tmp_path / "copies")
+    maps = learn_recording_maps(data, copies, np.arange(5))
+    y, _ = __import__("soundfile").read(data.manifest["path"].iloc[5], dtype="float32")
+    clean = log_variances(compute_features(y, FeatureParams(kind="summary", segment_seconds=30.0)))
+    # the sixth clip, which the map never saw, moves as the analytic level change says
+    np.testing.assert_allclose(maps["6 dB louder"].apply(clean), change_level(clean, 6.0),
+                               rtol=2e-2, atol=2e-2)
+
+
+def test_mlp_trains_through_recording_maps_and_saves_them(dataset, tmp_path):
+    from core.models.mlp import RecordingMap
+
+    rows = np.zeros((400, 57), dtype=np.float32)
+    maps = {"up": RecordingMap(np.ones(57), np.full(57, 1.0)),
+            "down": RecordingMap(np.full(57, 0.5), np.full(57, -1.0))}
+    seen = MfccMlp(level_augment_db=0, recording_maps=maps).augment(rows + 1.0, np.random.default_rng(0))
+    kinds, counts = np.unique(seen[:, 0], return_counts=True)
+    assert kinds.tolist() == [-0.5, 1.0, 2.0]  # "down" (0.5 * 1 - 1), as recorded, "up" (1 + 1)
+    assert counts.min() > 100  # each about one row in three
+    assert (seen == seen[:, :1]).all()  # a row goes through one map, whole
+
+    data, split = dataset
+    model = MfccMlp(epochs=2, patience=2, members=1, recording_maps=maps).fit(data, split)
+    model.save(tmp_path / "mlp")
+    loaded = load_model(tmp_path / "mlp")
+    assert list(loaded.recording_maps) == ["up", "down"]
+    np.testing.assert_array_equal(loaded.recording_maps["down"].scale, np.full(57, 0.5))
+    meta_path = tmp_path / "mlp" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["config"]["recording_maps"]  # saved before the option existed
+    meta_path.write_text(json.dumps(meta))
+    assert load_model(tmp_path / "mlp").recording_maps == {}
+    meta["config"]["recording_maps"] = {"broken": {"scale": [1.0], "shift": [0.0]}}
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="incompatible"):
+        load_model(tmp_path / "mlp")
+
+
 @pytest.mark.slow
 def test_cnn_answers_the_same_for_a_quieter_recording(dataset, tmp_path):
     data, split = dataset

@@ -58,6 +58,7 @@ from core.evaluation import evaluate_segments  # noqa: E402
 from core.models import MelCnn, MfccMlp, YamnetEmbedding  # noqa: E402
 from core.models.base import GenreModel  # noqa: E402
 from core.models.head import PROBE_L2  # noqa: E402
+from core.models.mlp import learn_recording_maps  # noqa: E402
 from core.models.yamnet import BUNDLED_HANDLE  # noqa: E402
 from core.provenance import record_training_tracks  # noqa: E402
 from core.registry import read_metadata, read_metrics  # noqa: E402
@@ -86,7 +87,10 @@ NOTES = {
            "not a validation or test artist of the bundled split), so it classifies 30-s windows "
            "of a song; on the 2-3 s test excerpts it sees a few seconds only, which is why its "
            "figure here is low. Trained at random playback levels (+-20 dB), so a song mastered "
-           "louder or quieter than GTZAN's clips is not read as another genre.",
+           "louder or quieter than GTZAN's clips is not read as another genre. The table has no "
+           "audio to re-record, so it also trains on its rows as the re-recordings the heads "
+           "train on would move them: per-column lines from clean to re-recorded features, "
+           "learnt on the bundled split's training audio and its copies (RecordingMap).",
     "cnn": "Trained on every training file and its re-recordings (mp3, brighter, duller, loudly "
            "mastered: core/conditions.py), so that its answer depends less on how a song was "
            "recorded. A head on musicnn, a CNN pretrained on the Million Song Dataset's tags (Pons & "
@@ -212,12 +216,17 @@ def train_set(audio: Dataset, table: Dataset, split: Split, cache: FeatureCache,
               l2: dict[str, float], copies: dict[str, Dataset],
               exclude: np.ndarray | None = None, probes: bool = True,
               fine_tune: bool = False) -> dict[str, GenreModel]:
-    """The three families trained on ``split`` (the MLP on the table rows of its artists; the
-    heads with the L2 given), each with its predictions on ``split.test``'s audio files as
+    """The three families trained on ``split`` (the MLP on the table rows of its artists,
+    through recording maps learnt from ``copies`` of its training files; the heads with the L2
+    given), each with its predictions on ``split.test``'s audio files as
     ``metrics_["test_tracks"]`` (``probes=False``: the MLP only)."""
     models = train_probes(audio, split, cache, l2, copies=copies,
                           fine_tune=fine_tune) if probes else {}
-    mlp = MfccMlp(seed=0).fit(table, table_split(table, audio, split, exclude=exclude))
+    # The MLP learns from the table, which has no audio to re-record: it sees its rows through
+    # how each recording moved the features of this split's training files.
+    maps = learn_recording_maps(audio, copies, split.train, cache=cache, n_jobs=2)
+    mlp = MfccMlp(seed=0, recording_maps=maps).fit(
+        table, table_split(table, audio, split, exclude=exclude))
     mlp.metrics_["table_test"] = {k: mlp.metrics_[k] for k in ("segment", "track")
                                   if k in mlp.metrics_}
     mlp.metrics_["test_tracks"] = predict_tracks(mlp, audio, split.test, cache=cache)

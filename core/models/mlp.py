@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from core.cache import FeatureCache
+from core.conditions import check_copies
 from core.config import FEATURE_SR, N_MELS, SEGMENT_SECONDS
 from core.datasets import Dataset
 from core.features import SUMMARY_COLUMNS, FeatureParams, compute_features
@@ -57,6 +60,67 @@ def change_level(X: np.ndarray, gain_db: float | np.ndarray) -> np.ndarray:
     return X
 
 
+@dataclass(frozen=True)
+class RecordingMap:
+    """How one re-recording moves each summary feature: ``x' = scale * x + shift`` per column.
+
+    In the network's input space (variances as logs, :func:`log_variances`). Learnt from the
+    same audio recorded two ways (:func:`fit_recording_map`), it lets a network that trains on a
+    feature table, which has no audio to re-record, see its rows as they would sound
+    re-recorded (e.g. 2 dB/octave duller moves the spectral centroid, rolloff and MFCCs).
+    """
+
+    scale: np.ndarray
+    shift: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("scale", "shift"):
+            value = np.asarray(getattr(self, name), dtype=np.float32)
+            if value.shape != (len(SUMMARY_COLUMNS),) or not np.isfinite(value).all():
+                raise ValueError(f"a recording map's {name} must be {len(SUMMARY_COLUMNS)} "
+                                 f"finite numbers, got shape {value.shape}")
+            object.__setattr__(self, name, value)
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """Rows ``X`` (network-input space) as recorded this way."""
+        return (X * self.scale + self.shift).astype(np.float32)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"scale": self.scale.tolist(), "shift": self.shift.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RecordingMap:
+        return cls(np.asarray(data["scale"]), np.asarray(data["shift"]))
+
+
+def fit_recording_map(clean: np.ndarray, recorded: np.ndarray) -> RecordingMap:
+    """Per-column least-squares line from clean rows to the same audio's re-recorded rows.
+
+    Parameters
+    ----------
+    clean, recorded : np.ndarray [shape=(n, 57)]
+        Summary-feature rows of the same segments, row for row, in the network's input space
+        (:func:`log_variances`); at least two rows.
+
+    Returns
+    -------
+    RecordingMap
+        A column that does not vary among the clean rows gets scale 1 and the mean change.
+    """
+    clean = np.asarray(clean, dtype=np.float64)
+    recorded = np.asarray(recorded, dtype=np.float64)
+    if clean.shape != recorded.shape or clean.ndim != 2 or len(clean) < 2:
+        raise ValueError(f"need two row-for-row tables of at least 2 rows, got {clean.shape} "
+                         f"and {recorded.shape}")
+    dx = clean - clean.mean(axis=0)
+    dy = recorded - recorded.mean(axis=0)
+    spread = (dx * dx).sum(axis=0)
+    scale = np.divide((dx * dy).sum(axis=0), spread, out=np.ones(clean.shape[1]),
+                      where=spread > 1e-12)
+    shift = recorded.mean(axis=0) - scale * clean.mean(axis=0)
+    return RecordingMap(scale, shift)
+
+
 def build_mlp(input_shape: tuple[int, ...], n_classes: int, *, units: tuple[int, ...] = (256, 128, 64),
               dropout: float = 0.5, l2: float = 1e-2) -> Any:
     """Dense 256-128-64 (batch norm, ReLU, dropout, L2 on weights), softmax output (uncompiled)."""
@@ -92,6 +156,14 @@ class MfccMlp(GenreModel):
         test the bundled one fell from 0.56 to 0.37 with the audio 20 dB quieter, and to 0.46
         with it 6 dB louder (modern masters are louder than GTZAN's). With +-20 dB it holds
         0.53-0.56 at every level and costs 0.02-0.03 at GTZAN's own levels (README, Results).
+    recording_maps : dict of str to RecordingMap, optional
+        Re-recordings to train on when training on a feature table (no audio to re-record):
+        each training example is shown as recorded (identity) or through one of these maps
+        (:func:`learn_recording_maps`), all equally often, before its level is changed. The
+        bundled MLP learns them from the bundled split's training audio and its
+        :data:`core.conditions.FIT_CONDITIONS` copies. Without them (default) it trains on the
+        rows as they are. (On audio datasets, train on the re-recorded files themselves:
+        :func:`core.train.fit_on_recordings`.)
     dropout : float
     members : int
         Seeds averaged in the saved network (default 5: on the fault-filtered split one
@@ -106,13 +178,15 @@ class MfccMlp(GenreModel):
 
     def __init__(self, *, segment_seconds: float = SEGMENT_SECONDS, dropout: float = 0.5,
                  level_augment_db: float = 20.0, epochs: int = 300, patience: int = 30,
-                 members: int = 5, **kwargs: Any) -> None:
+                 members: int = 5, recording_maps: Mapping[str, RecordingMap] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(epochs=epochs, patience=patience, members=members, **kwargs)
         if not level_augment_db >= 0:
             raise ValueError(f"level_augment_db must be >= 0, got {level_augment_db!r}")
         self.segment_seconds = segment_seconds
         self.dropout = dropout
         self.level_augment_db = level_augment_db
+        self.recording_maps = dict(recording_maps or {})
 
     @property
     def params(self) -> FeatureParams:
@@ -121,6 +195,7 @@ class MfccMlp(GenreModel):
     def config(self) -> dict[str, Any]:
         return {"features": self.params.to_dict(), "dropout": self.dropout,
                 "level_augment_db": self.level_augment_db,
+                "recording_maps": {name: m.to_dict() for name, m in self.recording_maps.items()},
                 "columns": list(SUMMARY_COLUMNS)}
 
     def featurize_dataset(self, dataset: Dataset, *, cache: FeatureCache | None, n_jobs: int,
@@ -142,9 +217,56 @@ class MfccMlp(GenreModel):
         return log_variances(X)
 
     def augment(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.recording_maps:
+            X = np.array(X, dtype=np.float32, copy=True)
+            maps = list(self.recording_maps.values())
+            recording = rng.integers(0, len(maps) + 1, len(X))  # 0: as recorded
+            for index, recording_map in enumerate(maps, start=1):
+                rows = recording == index
+                X[rows] = recording_map.apply(X[rows])
         if not self.level_augment_db:
             return X
         return change_level(X, rng.uniform(-self.level_augment_db, self.level_augment_db, len(X)))
 
     def build(self, input_shape: tuple[int, ...], n_classes: int, **setting: Any) -> Any:
         return build_mlp(input_shape, n_classes, **{"dropout": self.dropout, **setting})
+
+
+def learn_recording_maps(dataset: Dataset, copies: Mapping[str, Dataset], rows: np.ndarray, *,
+                         segment_seconds: float = 30.0, cache: FeatureCache | None = None,
+                         n_jobs: int = 1) -> dict[str, RecordingMap]:
+    """A :class:`RecordingMap` per copy, from the summary features of ``rows`` of an audio
+    ``dataset`` and of the same rows of each re-recorded copy.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        An audio dataset.
+    copies : dict of str to Dataset
+        Row-for-row re-recordings of it (:func:`core.conditions.write_condition_copies`).
+    rows : np.ndarray
+        The manifest rows to learn from: training tracks only, so that nothing about the
+        validation or test audio reaches the model.
+    segment_seconds : float
+        Window of the features (30 s: the rows of ``features_30_sec.csv``).
+
+    Returns
+    -------
+    dict of str to RecordingMap
+    """
+    check_copies(dataset, copies)
+    params = FeatureParams(kind="summary", sr=FEATURE_SR, segment_seconds=segment_seconds)
+
+    def features(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+        found = featurize_audio_dataset(data.subset(rows), params, cache=cache, n_jobs=n_jobs,
+                                        progress=False)
+        return log_variances(found.X), found.track
+
+    clean, tracks = features(dataset)
+    maps = {}
+    for name, copy in copies.items():
+        recorded, recorded_tracks = features(copy)
+        if not np.array_equal(tracks, recorded_tracks):  # a file that could not be read
+            raise ValueError(f"the copy {name!r} does not give the same segments as the original")
+        maps[name] = fit_recording_map(clean, recorded)
+    return maps
