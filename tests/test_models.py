@@ -131,6 +131,8 @@ def test_a_recording_map_is_the_least_squares_line_of_each_column():
 
 
 def test_recording_maps_learnt_from_a_louder_copy_are_the_exact_level_change(tmp_path):
+    import soundfile as sf
+
     from core.conditions import write_condition_copies
     from core.features import FeatureParams, compute_features
     from core.models.mlp import change_level, learn_recording_maps, log_variances
@@ -144,7 +146,7 @@ def test_recording_maps_learnt_from_a_louder_copy_are_the_exact_level_change(tmp
     copies = write_condition_copies(data, {"6 dB louder": lambda y, sr: y * 10 ** (6 / 20)},
                                     tmp_path / "copies")
     maps = learn_recording_maps(data, copies, np.arange(5))
-    y, _ = __import__("soundfile").read(data.manifest["path"].iloc[5], dtype="float32")
+    y, _ = sf.read(data.manifest["path"].iloc[5], dtype="float32")
     clean = log_variances(compute_features(y, FeatureParams(kind="summary", segment_seconds=30.0)))
     # the sixth clip, which the map never saw, moves as the analytic level change says
     np.testing.assert_allclose(maps["6 dB louder"].apply(clean), change_level(clean, 6.0),

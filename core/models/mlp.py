@@ -121,6 +121,11 @@ def fit_recording_map(clean: np.ndarray, recorded: np.ndarray) -> RecordingMap:
     return RecordingMap(scale, shift)
 
 
+def summary_params(segment_seconds: float) -> FeatureParams:
+    """The MLP's input: the 57 summary features of ``segment_seconds`` windows at 22.05 kHz."""
+    return FeatureParams(kind="summary", sr=FEATURE_SR, segment_seconds=segment_seconds)
+
+
 def build_mlp(input_shape: tuple[int, ...], n_classes: int, *, units: tuple[int, ...] = (256, 128, 64),
               dropout: float = 0.5, l2: float = 1e-2) -> Any:
     """Dense 256-128-64 (batch norm, ReLU, dropout, L2 on weights), softmax output (uncompiled)."""
@@ -190,7 +195,7 @@ class MfccMlp(GenreModel):
 
     @property
     def params(self) -> FeatureParams:
-        return FeatureParams(kind="summary", sr=FEATURE_SR, segment_seconds=self.segment_seconds)
+        return summary_params(self.segment_seconds)
 
     def config(self) -> dict[str, Any]:
         return {"features": self.params.to_dict(), "dropout": self.dropout,
@@ -255,7 +260,7 @@ def learn_recording_maps(dataset: Dataset, copies: Mapping[str, Dataset], rows: 
     dict of str to RecordingMap
     """
     check_copies(dataset, copies)
-    params = FeatureParams(kind="summary", sr=FEATURE_SR, segment_seconds=segment_seconds)
+    params = summary_params(segment_seconds)
 
     def features(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
         found = featurize_audio_dataset(data.subset(rows), params, cache=cache, n_jobs=n_jobs,
