@@ -2,8 +2,11 @@
 
 Models are loaded first (not timed): the bundled set (YAMNet: the bundled int8 TFLite, or
 $GENRELAB_YAMNET_HANDLE), combined by its fitted ensemble. Prints the median and p95 over repeated
-runs, the time per model, the pretrained CNN's milliseconds per 3-s patch (alone and batched),
-and the process's peak memory.
+runs with the models answering concurrently (what GenreLab does) and one after another (what a
+library worker with one core does), interleaved run by run so both see the same machine, and
+their ratio; the time per model (concurrent runs overlap, so these add up to more than the
+total), the pretrained CNN's milliseconds per 3-s patch (alone and batched), and the process's
+peak memory.
 Usage: python -m bench.classify [--runs 7]
 """
 
@@ -61,27 +64,35 @@ def main(runs: int = 7) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         path = three_minute_mp3(Path(tmp))
         predict_audio(models, path)  # warm up: graph tracing, YAMNet load
-        times, per_model = [], {name: [] for name in models}
+        times: dict[str, list[float]] = {"concurrent": [], "sequential": []}
+        per_model: dict[str, list[float]] = {name: [] for name in models}
         for _ in range(runs):
-            start = time.perf_counter()
-            prediction = predict_audio(models, path, ensemble=loaded.ensemble)
-            times.append(time.perf_counter() - start)
-            for name, p in prediction.models.items():
-                per_model[name].append(p.seconds)
+            for mode, threads in (("concurrent", None), ("sequential", 1)):
+                start = time.perf_counter()
+                prediction = predict_audio(models, path, ensemble=loaded.ensemble,
+                                           threads=threads)
+                times[mode].append(time.perf_counter() - start)
+                if mode == "concurrent":
+                    for name, p in prediction.models.items():
+                        per_model[name].append(p.seconds)
     patch_ms = musicnn_patch_ms()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    total = summarise(times)
+    total, sequential = summarise(times["concurrent"]), summarise(times["sequential"])
+    ratio = float(np.median(np.divide(times["concurrent"], times["sequential"])))
     print(f"models: {', '.join(models)} (YAMNet handle: {handle or 'bundled:yamnet-int8'}), "
           f"ensemble: {prediction.ensemble_method}")
-    print(f"end to end: median {total['median_s']:.2f} s, p95 {total['p95_s']:.2f} s "
-          f"over {runs} runs")
+    print(f"end to end, models concurrent: median {total['median_s']:.2f} s, "
+          f"p95 {total['p95_s']:.2f} s over {runs} runs")
+    print(f"end to end, one after another: median {sequential['median_s']:.2f} s, "
+          f"p95 {sequential['p95_s']:.2f} s; concurrent / sequential, run by run: "
+          f"median {ratio:.2f}")
     for name, values in per_model.items():
         print(f"  {name}: median {np.median(values):.2f} s")
     print("  pretrained CNN (musicnn MSD): " + ", ".join(
         f"batch {b}: {ms:.1f} ms per 3-s patch" for b, ms in patch_ms.items()))
     print(f"peak memory (RSS): {peak_mb:.0f} MB")
-    result = {"total": total, "per_model_median_s": {k: float(np.median(v))
-                                                     for k, v in per_model.items()},
+    result = {"total": total, "sequential": sequential, "concurrent_over_sequential": ratio,
+              "per_model_median_s": {k: float(np.median(v)) for k, v in per_model.items()},
               "musicnn_ms_per_patch": patch_ms, "ensemble": prediction.ensemble_method,
               "peak_rss_mb": peak_mb, "yamnet_handle": handle or "bundled:yamnet-int8",
               "errors": loaded.errors}

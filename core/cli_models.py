@@ -40,10 +40,13 @@ def _headline(metrics: dict[str, Any]) -> str:
         if level in metrics:
             m = metrics[level]
             auc, ci, ece = m.get("roc_auc_ovr"), m.get("accuracy_ci"), m.get("ece")
+            noise = (m.get("ece_calibrated") or {}).get("median")
             parts.append(f"{level}: acc {m['accuracy']:.3f}"
                          + (f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else "")
                          + f", macro-F1 {m['macro_f1']:.3f}"
                          + (f", ECE {ece:.3f}" if ece is not None else "")
+                         + (f" (a perfectly calibrated model: {noise:.3f})"
+                            if ece is not None and noise is not None else "")
                          + (f", ROC-AUC {auc:.3f}" if auc is not None else ""))
     return "; ".join(parts)
 

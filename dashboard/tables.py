@@ -96,6 +96,23 @@ def ensemble_row(entry: dict[str, Any]) -> dict[str, Any]:
             "macro-F1": m["macro_f1"], "ECE": m.get("ece"), "ROC-AUC": m.get("roc_auc_ovr")}
 
 
+def calibration_note(saved: dict[str, dict[str, Any]], level: str = "track") -> str:
+    """What an ECE in the table can be told apart from: ``" On 129 tracks a perfectly
+    calibrated model ..."``, from the models' ``ece_calibrated`` metrics (empty without any)."""
+    references = [(m["n"], m["ece_calibrated"]["median"])
+                  for entry in saved.values()
+                  if (m := entry.get("metrics", {}).get(level, {})).get("ece_calibrated")]
+    if not references:
+        return ""
+    counts = sorted({n for n, _ in references})
+    low, high = min(r for _, r in references), max(r for _, r in references)
+    tracks = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    spread = f"{low:.2f}" if round(low, 2) == round(high, 2) else f"{low:.2f}-{high:.2f}"
+    return (f" On {tracks} test tracks even a perfectly calibrated model measures an ECE of "
+            f"about {spread} (sampling noise), so an ECE at or below that cannot be told from "
+            "perfect calibration.")
+
+
 def ensemble_entry(folder: Path) -> dict[str, Any] | None:
     """The set's fitted ensemble shaped like :func:`load_saved`'s entries (None without one)."""
     from core.ensemble import Ensemble

@@ -20,6 +20,7 @@ from dashboard.palette import display_name, readable
 from dashboard.resources import BUNDLED_NAME, RESEARCH_NAME, model_sets
 from dashboard.tables import (
     HELD_OUT,
+    calibration_note,
     display_table,
     evaluate_saved,
     load_saved,
@@ -121,7 +122,8 @@ st.dataframe(summary, hide_index=True, width="stretch",
                             "parameters": st.column_config.NumberColumn(format="localized")})
 st.caption("Accuracy at track level unless chosen otherwise, with its 95% bootstrap interval "
            "over the test tracks; ECE: expected calibration error (0 = confidence matches how "
-           "often the model is right); n/a: not measured for that model.")
+           "often the model is right); n/a: not measured for that model."
+           + calibration_note(saved, level))
 
 st.subheader("Leaderboard")
 with guard("Building the leaderboard"):

@@ -6,6 +6,7 @@ import streamlit as st
 from core.registry import list_models
 from dashboard.resources import model_sets
 from dashboard.tables import (
+    calibration_note,
     display_table,
     ensemble_entry,
     ensemble_row,
@@ -61,7 +62,8 @@ with guard("Reading the model cards"):
         st.caption("Held-out test tracks only, split by track and artist; 95% bootstrap "
                    "intervals over the test tracks; ECE: expected calibration error (0 = a "
                    "model's confidence matches how often it is right). Honest GTZAN accuracy "
-                   "tops out near 80% in the literature; above 90% usually means leakage.")
+                   "tops out near 80% in the literature; above 90% usually means leakage."
+                   + calibration_note({**saved, **({"ensemble": ensemble} if ensemble else {})}))
         for model, entry in saved.items():
             card = entry["folder"] / "MODEL_CARD.md"
             if card.is_file():

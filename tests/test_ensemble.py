@@ -19,7 +19,7 @@ from core.ensemble import (
     uncertainty_threshold,
 )
 from core.errors import ModelError
-from core.evaluation import bootstrap_interval, expected_calibration_error
+from core.evaluation import bootstrap_interval, calibrated_ece, expected_calibration_error
 from core.models.base import SegmentPrediction
 from core.predict import Prediction, ensemble_probabilities
 
@@ -76,6 +76,25 @@ def test_expected_calibration_error_and_bootstrap_interval():
     assert low < 0.7 < high and 0.1 < high - low < 0.25
     low_many, high_many = bootstrap_interval(np.tile(correct, 20))
     assert high_many - low_many < (high - low) / 3  # 20x the tracks, ~4.5x narrower
+
+
+def test_calibrated_ece_is_what_a_perfectly_calibrated_model_measures():
+    labels, probas = sample_world(n=130)
+    good = probas["good"]  # calibrated by construction: labels are drawn from it
+    # Its sample ECE is pure noise: at the simulated reference, not at 0.
+    reference = calibrated_ece(good)
+    assert 0.02 < reference["median"] < reference["p95"] < 0.2
+    measured = []
+    for seed in range(1, 6):  # other samples of 130 tracks from the same calibrated model
+        other_labels, other = sample_world(n=130, seed=seed)
+        measured.append(expected_calibration_error(other["good"], other_labels))
+    assert 0.5 * reference["median"] < np.median(measured) < reference["p95"]
+    # A confident useless model is far above its reference; more tracks, less noise.
+    assert expected_calibration_error(probas["noise"], labels) > calibrated_ece(probas["noise"])["p95"]
+    many_labels, many = sample_world(n=3000)
+    assert calibrated_ece(many["good"])["median"] < reference["median"] / 3
+    assert expected_calibration_error(many["good"], many_labels) < calibrated_ece(many["good"])["p95"]
+    assert np.isnan(calibrated_ece(good[:0])["median"])
 
 
 def test_uncertainty_threshold_separates_right_from_wrong():

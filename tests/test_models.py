@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 
 import numpy as np
 import pytest
 
 from core.datasets import load_dataset
-from core.errors import ModelError
+from core.errors import ModelError, ParameterError
 from core.models import MelCnn, MfccMlp, YamnetEmbedding, load_yamnet
+from core.models.base import SegmentPrediction
 from core.predict import ensemble_probabilities, load_models, predict_audio, predict_waveform
 from core.registry import load_model, read_metadata
 from core.splits import make_split
@@ -364,6 +366,39 @@ def test_bundled_models_work_offline_with_their_stacked_ensemble(tmp_path, monke
     # The stacked pool is not the geometric mean: the weights were learnt.
     _, plain, _ = ensemble_probabilities(prediction.models)
     assert not np.allclose(plain, prediction.ensemble)
+    # The models answered concurrently; one after another they say exactly the same.
+    one_by_one = predict_audio(loaded.models, path, ensemble=loaded.ensemble, threads=1)
+    np.testing.assert_array_equal(one_by_one.ensemble, prediction.ensemble)
+    for name, answer in prediction.models.items():
+        np.testing.assert_array_equal(one_by_one.models[name].segment_proba, answer.segment_proba)
+
+
+class _MeetingModel:
+    """A stand-in model that answers only while ``barrier.parties`` models run at once."""
+
+    def __init__(self, barrier: threading.Barrier) -> None:
+        self.barrier = barrier
+
+    def predict_segments(self, y: np.ndarray, sr: int) -> SegmentPrediction:
+        try:
+            self.barrier.wait(timeout=1.0)
+        except threading.BrokenBarrierError:
+            raise ModelError("ran alone") from None
+        return SegmentPrediction(["a", "b"], np.array([0.7, 0.3]), np.array([[0.7, 0.3]]),
+                                 np.array([[0.0, len(y) / sr]]), 0.0)
+
+
+def test_models_answer_concurrently_unless_told_one_at_a_time():
+    y = genre_like(0, 1.0)
+    together = predict_waveform({"x": _MeetingModel(b := threading.Barrier(2)),
+                                 "z": _MeetingModel(b)}, y, 22050)
+    assert not together.errors and set(together.models) == {"x", "z"}
+    assert together.ensemble_genre == "a"
+    alone = predict_waveform({"x": _MeetingModel(b := threading.Barrier(2)),
+                              "z": _MeetingModel(b)}, y, 22050, threads=1)
+    assert set(alone.errors) == {"x", "z"} and alone.ensemble is None
+    with pytest.raises(ParameterError, match="threads must be at least 1"):
+        predict_waveform({"x": _MeetingModel(threading.Barrier(1))}, y, 22050, threads=0)
 
 
 def test_music_outside_the_trained_genres_is_called_uncertain(monkeypatch):

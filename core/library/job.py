@@ -231,7 +231,8 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def tag_file(models: Any, task: TagTask, spec: TagSpec) -> dict[str, Any]:
+def tag_file(models: Any, task: TagTask, spec: TagSpec, *,
+             threads: int | None = None) -> dict[str, Any]:
     """Tag one song with a loaded model set; the row for the ``predictions`` table.
 
     Parameters
@@ -240,6 +241,8 @@ def tag_file(models: Any, task: TagTask, spec: TagSpec) -> dict[str, Any]:
         The loaded models and their ensemble.
     task : TagTask
     spec : TagSpec
+    threads : int, optional
+        How many models answer at once (:func:`core.predict.predict_waveform`; None: all).
 
     Returns
     -------
@@ -257,7 +260,8 @@ def tag_file(models: Any, task: TagTask, spec: TagSpec) -> dict[str, Any]:
         y, duration = read_for_tagging(task.path, spec)
         row["duration_s"] = round(duration, 3)
         row["analysed_s"] = round(len(y) / FEATURE_SR, 3)
-        prediction = predict_waveform(models.models, y, FEATURE_SR, ensemble=models.ensemble)
+        prediction = predict_waveform(models.models, y, FEATURE_SR, ensemble=models.ensemble,
+                                      threads=threads)
     except AudioError as exc:
         row.update(error_reason=exc.reason, error=str(exc))
     except GenreLabError as exc:
@@ -325,6 +329,9 @@ def limit_threads(threads: int) -> None:
 def init_worker(spec: TagSpec, threads: int | None = None) -> str:
     """Load the model set once in a worker process (pool initializer, actor constructor).
 
+    ``threads`` (None: leave the process's defaults) caps its numeric threads
+    (:func:`limit_threads`) and how many models answer a song at once.
+
     A model set that does not load is remembered and reported by :func:`run_task`, so the
     driver stops with the message instead of a broken pool.
     """
@@ -337,9 +344,9 @@ def init_worker(spec: TagSpec, threads: int | None = None) -> str:
         if not loaded.models:
             raise ModelError("no usable models: " + "; ".join(loaded.errors.values()))
         warm_up(loaded.models)
-        _WORKER.update(models=loaded, spec=spec, error=None)
+        _WORKER.update(models=loaded, spec=spec, threads=threads, error=None)
     except GenreLabError as exc:
-        _WORKER.update(models=None, spec=spec, error=str(exc))
+        _WORKER.update(models=None, spec=spec, threads=threads, error=str(exc))
     return _worker_name()
 
 
@@ -367,4 +374,4 @@ def run_task(task: TagTask) -> dict[str, Any]:
         The worker's models could not be loaded (the whole run must stop).
     """
     check_worker()
-    return tag_file(_WORKER["models"], task, _WORKER["spec"])
+    return tag_file(_WORKER["models"], task, _WORKER["spec"], threads=_WORKER.get("threads"))
