@@ -137,11 +137,13 @@ with guard("Building the leaderboard"):
     if board["split"].nunique() == 1:  # said once in the caption above
         board = board.drop(columns="split")
     st.dataframe(board, hide_index=True, width="stretch", column_config=leaderboard_columns(),
+                 placeholder="n/a",
                  column_order=[c for c in SHOWN if c in board.columns])
     st.caption(f"ms/segment: the network alone on precomputed inputs, per input row (features "
                f"and pretrained encoders excluded); ms/3 s, end to end: decoded audio to "
-               f"probabilities, everything included, per 3 s of audio ('None' where not "
-               f"measured: `leaderboard --timing`). Leaky protocol: segment-level accuracy on "
+               f"probabilities, everything included, per 3 s of audio (n/a where not "
+               f"measured: `leaderboard --timing`; segment accuracy is n/a for an ensemble, "
+               f"which answers per track). Leaky protocol: segment-level accuracy on "
                f"{LEAKY_DESCRIPTION}; '-' where not computed (`{LEAKY_COMMAND}`), n/a where it "
                "does not apply.")
     st.markdown("**Published figures**, each on its own protocol:")

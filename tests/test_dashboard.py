@@ -431,3 +431,12 @@ def test_compare_keeps_picked_models_across_pages(app):
     assert not app.exception and not app.error
     assert app.dataframe, "Compare drew no table after a visit to another page"
     assert app.multiselect(key="compare_models").value == ["cnn", "yamnet"]
+
+
+def test_leaderboard_says_n_a_where_a_number_was_not_measured(app):
+    app.switch_page("../pages/compare.py").run()
+    assert not app.exception and not app.error
+    board = next(d for d in app.dataframe if "segment accuracy" in d.value.columns)
+    ensemble = board.value["model"].str.startswith("Ensemble")
+    assert board.value.loc[ensemble, "segment accuracy"].isna().all()  # per track only
+    assert board.proto.placeholder == "n/a"  # what the grid shows there, not "None"

@@ -19,7 +19,12 @@ from core.ensemble import (
     uncertainty_threshold,
 )
 from core.errors import ModelError
-from core.evaluation import bootstrap_interval, calibrated_ece, expected_calibration_error
+from core.evaluation import (
+    aggregate_tracks,
+    bootstrap_interval,
+    calibrated_ece,
+    expected_calibration_error,
+)
 from core.models.base import SegmentPrediction
 from core.predict import Prediction, ensemble_probabilities
 
@@ -76,6 +81,19 @@ def test_expected_calibration_error_and_bootstrap_interval():
     assert low < 0.7 < high and 0.1 < high - low < 0.25
     low_many, high_many = bootstrap_interval(np.tile(correct, 20))
     assert high_many - low_many < (high - low) / 3  # 20x the tracks, ~4.5x narrower
+
+
+def test_track_probabilities_are_the_mean_of_each_tracks_rows_in_any_order():
+    rng = np.random.default_rng(3)
+    owner = rng.choice(["b", "a", "c"], size=50)
+    proba = rng.dirichlet(np.ones(4), size=50).astype(np.float32)
+    tracks, track_proba = aggregate_tracks(proba, owner)
+    assert list(tracks) == ["a", "b", "c"]
+    for track, row in zip(tracks, track_proba, strict=True):
+        np.testing.assert_allclose(row, proba[owner == track].astype(np.float64).mean(axis=0),
+                                   rtol=1e-12)
+    tracks, track_proba = aggregate_tracks(proba[:0], owner[:0])
+    assert len(tracks) == 0 and track_proba.shape == (0, 4)
 
 
 def test_calibrated_ece_is_what_a_perfectly_calibrated_model_measures():

@@ -163,6 +163,9 @@ def test_fast_building_blocks_equal_librosa_and_scipy():
     ties = np.round(S * 4) / 4  # many equal values
     np.testing.assert_array_equal(median_filter_axis(ties, size=5, axis=1),
                                   scipy.ndimage.median_filter(ties, size=(1, 5), mode="reflect"))
+    doubles = S[:70, :50].astype(np.float64)  # another dtype, lines fewer than one SIMD block
+    np.testing.assert_array_equal(median_filter_axis(doubles, size=3, axis=0),
+                                  scipy.ndimage.median_filter(doubles, size=(3, 1), mode="reflect"))
     power = S**2
     assert estimate_tuning(power, sr=22050, n_fft=2048) == librosa.estimate_tuning(
         S=power, sr=22050, n_fft=2048)

@@ -13,7 +13,13 @@ from core.datasets import load_dataset
 from core.errors import ModelError, ParameterError
 from core.models import MelCnn, MfccMlp, YamnetEmbedding, load_yamnet
 from core.models.base import SegmentPrediction
-from core.predict import ensemble_probabilities, load_models, predict_audio, predict_waveform
+from core.predict import (
+    ensemble_probabilities,
+    load_models,
+    predict_audio,
+    predict_waveform,
+    warm_up,
+)
 from core.registry import load_model, read_metadata
 from core.splits import make_split
 from core.synth import genre_like, tone, write
@@ -371,6 +377,24 @@ def test_bundled_models_work_offline_with_their_stacked_ensemble(tmp_path, monke
     np.testing.assert_array_equal(one_by_one.ensemble, prediction.ensemble)
     for name, answer in prediction.models.items():
         np.testing.assert_array_equal(one_by_one.models[name].segment_proba, answer.segment_proba)
+
+
+def test_after_warm_up_a_song_traces_no_network_again(monkeypatch):
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)
+    loaded = load_models()
+    warm_up(loaded.models)
+    networks = {name: model.model_ for name, model in loaded.models.items()}
+    networks["musicnn"] = loaded.models["cnn"].backend.model
+
+    def traces() -> dict[str, int]:
+        return {name: net.predict_function.experimental_get_tracing_count()
+                for name, net in networks.items()}
+
+    before = traces()
+    # more rows than warm-up's clips for every network: 2 MLP windows, 14 patches, 130 frames
+    prediction = predict_waveform(loaded.models, genre_like(3, 42.0), 22050)
+    assert not prediction.errors
+    assert traces() == before
 
 
 class _MeetingModel:

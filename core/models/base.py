@@ -30,6 +30,8 @@ from core.splits import Split
 #: ``progress(fraction_done, message)``: how training reports where it is.
 Progress = Callable[[float, str], None]
 
+_PREDICT_BATCH = 256  # rows per forward pass in predict_rows
+
 
 @dataclass
 class Rows:
@@ -390,10 +392,14 @@ class GenreModel(ABC):
         """
         self._check_fitted()
         inputs = self.network_inputs(X)
+        if not len(inputs):
+            return np.zeros((0, len(self.genres_ or [])))
+        # predict_on_batch runs Keras's traced predict step: about 1 ms for a song's rows, where
+        # an eager call takes 4-40 ms and predict() builds a dataset per call (50-70 ms).
         with self._lock:
-            out = self.model_(inputs, training=False) if len(inputs) <= 256 else \
-                self.model_.predict(inputs, verbose=0, batch_size=256)
-        return np.asarray(out, dtype=np.float64)
+            chunks = [self.model_.predict_on_batch(inputs[i:i + _PREDICT_BATCH])
+                      for i in range(0, len(inputs), _PREDICT_BATCH)]
+        return np.concatenate([np.asarray(c, dtype=np.float64) for c in chunks])
 
     @property
     def _lock(self) -> threading.Lock:
