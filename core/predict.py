@@ -255,17 +255,14 @@ def warm_up(models: dict[str, GenreModel]) -> None:
     """Run every model once on a short synthetic clip, so the first real prediction is fast.
 
     The first call compiles the feature kernels (numba) and traces each network. Keras traces
-    a network again for the second batch size it sees, then for any size: so the encoders also
-    see a clip of two 3-s patches and the heads twice that clip's rows, and a real song is not
-    traced again. A model that fails here fails again, with its message, when it is really used.
+    a network again for the second batch size it sees, then for any size: so a second, longer
+    clip gives every network a second size, and a real song is not traced again. A model that
+    fails here fails again, with its message, when it is really used.
     """
     rng = np.random.default_rng(0)
     y = (0.1 * rng.standard_normal(int(FEATURE_SR * 6.5))).astype(np.float32)
-    failed = predict_waveform(models, y[:FEATURE_SR * 2], FEATURE_SR).errors
-    for name, model in models.items():
-        if name not in failed:
-            X, _ = model.featurize_waveform(y, FEATURE_SR)
-            model.predict_rows(np.concatenate([X, X]))
+    predict_waveform(models, y[:FEATURE_SR * 2], FEATURE_SR)
+    predict_waveform(models, y, FEATURE_SR)
 
 
 def predict_audio(models: dict[str, GenreModel], source: AudioSource, *,
