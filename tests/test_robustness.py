@@ -179,7 +179,7 @@ def test_training_does_not_block_classification(trained, tmp_path):
     model, data = trained
     folder = Path(data.manifest["path"].iloc[0]).parents[1]
     job = TrainingJob(data=str(folder), layout="folders", families=["mlp"], split="random",
-                      out=tmp_path / "run", epochs=400, members=1).start()
+                      out=tmp_path / "run", epochs=100, members=1).start()
     time.sleep(0.5)
     start = time.perf_counter()
     prediction = predict_waveform({"mlp": model}, genre_like(2, 6.0), 22050)
