@@ -22,15 +22,18 @@ from bench.common import ROOT, SHARED, header, save
 from core.synth import genre_like, write
 
 
-def upload_seconds(page: Any, url: str, clip: Path) -> float:
-    """Seconds from handing ``clip`` to a fresh Classify page's uploader to the ensemble's answer."""
+def open_classify(page: Any, url: str) -> None:
+    """Open the Classify page and wait until it asks for songs (the uploader is drawn before the
+    models load; the request for songs comes once they are loaded and warmed up)."""
     page.goto(url + "/classify")
-    uploader = page.locator("input[type=file]").first
-    uploader.wait_for(state="attached", timeout=120_000)
-    # the uploader is drawn before the models load: a page is idle once it asks for songs
+    page.locator("input[type=file]").first.wait_for(state="attached", timeout=120_000)
     page.get_by_text("Upload one or more songs").wait_for(timeout=300_000)
+
+
+def upload_seconds(page: Any, clip: Path) -> float:
+    """Seconds from handing ``clip`` to an idle Classify page's uploader to the ensemble's answer."""
     t = time.perf_counter()
-    uploader.set_input_files(str(clip))
+    page.locator("input[type=file]").first.set_input_files(str(clip))
     page.locator("[data-testid=stMetricLabel]", has_text="Ensemble").first.wait_for(
         timeout=300_000)
     return time.perf_counter() - t
@@ -76,8 +79,12 @@ def main(warm: int = 3) -> dict[str, object]:
                 ready = time.perf_counter() - start
                 page.get_by_text("Upload one or more songs").wait_for(timeout=300_000)
                 loaded = time.perf_counter() - start
-                first = upload_seconds(page, url, clips[0])
-                warm_s = [upload_seconds(browser.new_page(), url, c) for c in clips[1:]]
+                first = upload_seconds(page, clips[0])
+                warm_s = []
+                for clip in clips[1:]:
+                    fresh = browser.new_page()
+                    open_classify(fresh, url)
+                    warm_s.append(upload_seconds(fresh, clip))
                 browser.close()
         finally:
             proc.terminate()

@@ -252,7 +252,7 @@ def predict_waveform(models: dict[str, GenreModel], y: np.ndarray, sr: int, *,
 
 
 def warm_up(models: dict[str, GenreModel]) -> None:
-    """Run every model once on a short synthetic clip, so the first real prediction is fast.
+    """Run every model on two short synthetic clips, so the first real prediction is fast.
 
     The first call compiles the feature kernels (numba) and traces each network. Keras traces
     a network again for the second batch size it sees, then for any size: so a second, longer
