@@ -508,6 +508,19 @@ def test_seed_ensemble_averages_its_members_and_saves_as_one_network(dataset, tm
 
 
 
+def test_a_seed_ensembles_members_are_the_networks_their_seeds_train_alone(dataset):
+    """Members after the first train in one compiled copy (one trace); each must still be
+    exactly the network its seed trains on its own, and none may share variables."""
+    data, split = dataset
+    ensemble = MfccMlp(epochs=6, patience=6, members=2, seed=5, refit=False).fit(data, split)
+    alone = MfccMlp(epochs=6, patience=6, members=1, seed=6, refit=False).fit(data, split)
+    second = ensemble.model_.get_layer("member_1")
+    for got, want in zip(second.get_weights(), alone.model_.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    first = ensemble.model_.get_layer("member_0")
+    assert not np.array_equal(first.get_weights()[3], second.get_weights()[3])  # dense_0 kernels
+    assert "_trainers" not in ensemble.__dict__  # the compiled copies go with the fit
+
 @pytest.mark.slow
 def test_pretrained_cnn_is_level_free_and_refuses_another_encoder(dataset, tmp_path):
     data, split = dataset

@@ -218,6 +218,14 @@ class GenreModel(ABC):
         if self.needs_audio and not dataset.manifest["path"].astype(bool).any():
             raise ModelError(f"{self.display_name} needs audio; {dataset.name} has none "
                              "(a feature table trains the MFCC-MLP only)")
+        try:
+            return self._fit(dataset, split, cache=cache, n_jobs=n_jobs, progress=progress,
+                             verbose=verbose)
+        finally:
+            self.__dict__.pop("_trainers", None)  # compiled training copies (see _trainer)
+
+    def _fit(self, dataset: Dataset, split: Split, *, cache: FeatureCache | None,
+             n_jobs: int, progress: Progress | None, verbose: bool) -> GenreModel:
         report = progress or (lambda fraction, message: None)
         report(0.0, f"{self.display_name}: computing inputs")
         start = time.perf_counter()
@@ -355,8 +363,7 @@ class GenreModel(ABC):
         X_train, y_train = self.training_examples(X[rows], labels[rows])
         model = self.build(X_train.shape[1:], n_classes, **setting)
         model.get_layer("normalize").adapt(X_train)
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        trainer = self._trainer(model, setting, X_train.shape[1:], n_classes)
         n_epochs = epochs or self.epochs
         callbacks: list[Any] = [progress_callback(report, self.display_name, n_epochs)]
         validation = None
@@ -365,9 +372,56 @@ class GenreModel(ABC):
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=self.patience, restore_best_weights=True))
         batches = _augmented_batches(X_train, y_train, self.batch_size, self, seed)
-        history = model.fit(batches, epochs=n_epochs, verbose=0, callbacks=callbacks,
-                            validation_data=validation)
+        history = trainer.fit(batches, epochs=n_epochs, verbose=0, callbacks=callbacks,
+                              validation_data=validation)
+        for mine, trained in zip(model.variables, trainer.variables, strict=True):
+            mine.assign(trained)
         return model, history.history, setting
+
+    def _trainer(self, network: Any, setting: dict[str, Any], input_shape: tuple[int, ...],
+                 n_classes: int) -> Any:
+        """A compiled network that starts exactly where ``network`` (freshly built) does.
+
+        Keras traces a compiled network's training step on its first ``fit`` (about 3-4 s on 2
+        cores for the MLP, more than a short training itself), and a second network of the same
+        architecture traces again. So, within one :meth:`fit`, networks of one architecture
+        (setting, input shape, classes) trained on the same rows (the seeds of a seed ensemble)
+        train in one compiled copy: it takes every variable of ``network`` (initial weights,
+        batch-norm statistics, dropout seeds) and the optimizer's moments and step count go
+        back to Adam's start (zeros), so each seed trains the network it would train alone
+        (tested). The rows' normalisation statistics are part of the key: Keras's
+        ``Normalization`` layer bakes them into the traced step as constants.
+        """
+        import hashlib
+        import random
+
+        import keras
+
+        stats = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in
+                                        network.get_layer("normalize").get_weights()))
+        key = (repr(sorted(setting.items())), tuple(input_shape), n_classes, stats.hexdigest())
+        trainers: dict[Any, Any] = self.__dict__.setdefault("_trainers", {})
+        trainer = trainers.get(key)
+        fresh = trainer is None
+        if fresh:
+            # Cloning draws from Python's global random state, which Keras's fit also draws
+            # from (it shuffles a PyDataset's batch order with it): put it back, so the first
+            # network trains exactly as it would alone.
+            state = random.getstate()
+            trainer = keras.models.clone_model(network)
+            random.setstate(state)
+        else:
+            for variable in trainer.optimizer.variables:
+                if variable is not trainer.optimizer.learning_rate:
+                    variable.assign(np.zeros(variable.shape, variable.dtype))
+        for mine, theirs in zip(trainer.variables, network.variables, strict=True):
+            mine.assign(theirs)
+        if fresh:
+            trainer.get_layer("normalize").finalize_state()  # its constants from the copied stats
+            trainer.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
+                            loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            trainers[key] = trainer
+        return trainer
 
     # ----------------------------------------------------------------- prediction
     @property
