@@ -17,19 +17,26 @@ RESULTS = ROOT / "bench" / "results"
 
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
+    flags: set[str] = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                cpu = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break  # the first processor's entry is enough
     except OSError:
         pass
+    # Figures move several-fold with these: TensorFlow picks its convolution kernels by them.
+    simd = [name for name in ("avx512_vnni", "avx512f", "avx2", "fma") if name in flags]
     import librosa
     import numpy
     import scipy
 
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "numpy": numpy.__version__, "scipy": scipy.__version__, "librosa": librosa.__version__,
+            "simd": simd, "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
             "when": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
@@ -51,4 +58,5 @@ def save(name: str, payload: dict[str, Any]) -> Path:
 def header(title: str) -> None:
     m = machine()
     print(f"== {title} ==\n{m['cpu']}, {m['cores']} cores, Python {m['python']}, "
-          f"librosa {m['librosa']}, numpy {m['numpy']}")
+          f"librosa {m['librosa']}, numpy {m['numpy']}; SIMD {'/'.join(m['simd']) or 'unknown'}, "
+          f"TF_ENABLE_ONEDNN_OPTS={m['tf_enable_onednn_opts']}")
