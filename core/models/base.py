@@ -10,7 +10,9 @@ Track-level rule: a track's probabilities are the mean of its segments' probabil
 
 from __future__ import annotations
 
+import hashlib
 import os
+import random
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -374,8 +376,7 @@ class GenreModel(ABC):
         batches = _augmented_batches(X_train, y_train, self.batch_size, self, seed)
         history = trainer.fit(batches, epochs=n_epochs, verbose=0, callbacks=callbacks,
                               validation_data=validation)
-        for mine, trained in zip(model.variables, trainer.variables, strict=True):
-            mine.assign(trained)
+        _copy_variables(trainer, model)
         return model, history.history, setting
 
     def _trainer(self, network: Any, setting: dict[str, Any], input_shape: tuple[int, ...],
@@ -392,9 +393,6 @@ class GenreModel(ABC):
         (tested). The rows' normalisation statistics are part of the key: Keras's
         ``Normalization`` layer bakes them into the traced step as constants.
         """
-        import hashlib
-        import random
-
         import keras
 
         stats = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in
@@ -414,8 +412,7 @@ class GenreModel(ABC):
             for variable in trainer.optimizer.variables:
                 if variable is not trainer.optimizer.learning_rate:
                     variable.assign(np.zeros(variable.shape, variable.dtype))
-        for mine, theirs in zip(trainer.variables, network.variables, strict=True):
-            mine.assign(theirs)
+        _copy_variables(network, trainer)
         if fresh:
             trainer.get_layer("normalize").finalize_state()  # its constants from the copied stats
             trainer.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
@@ -509,6 +506,13 @@ class GenreModel(ABC):
                 "learning_rate": self.learning_rate, "patience": self.patience, "seed": self.seed,
                 "refit": self.refit, "members": self.members,
                 **getattr(self, "chosen_", {})}
+
+
+def _copy_variables(source: Any, target: Any) -> None:
+    """Every variable of Keras model ``source`` into ``target`` (same architecture), dropout
+    seed states included (``get_weights`` leaves those out)."""
+    for theirs, mine in zip(source.variables, target.variables, strict=True):
+        mine.assign(theirs)
 
 
 def progress_callback(report: Progress, name: str, epochs: int) -> Any:
