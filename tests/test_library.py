@@ -307,6 +307,7 @@ def _comparable(database: Path) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_local_processes_and_ray_give_the_rows_of_one_process(models_dir, tmp_path):
     lib = make_library(tmp_path / "lib")
     spec = TagSpec(models_dir=str(models_dir))

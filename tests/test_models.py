@@ -104,6 +104,7 @@ def test_mlp_learns_the_synthetic_genres_and_is_reproducible(dataset):
                                second.predict_proba(genre_like(1, 3.0, seed=5), 22050), rtol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_mlp_trains_on_a_feature_table(tmp_path, shared_dir):
     table = load_dataset(shared_dir / "data/gtzan/features_30_sec.csv", "features-csv")
