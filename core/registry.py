@@ -220,7 +220,8 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
             handle = yamnet_handle or os.environ.get(HANDLE_ENV) or saved
             model = cls(handle=handle, segment_seconds=config.get("segment_seconds", 3.0),
                         l2=config.get("l2", 1e-3),
-                        peak_normalize=config.get("peak_normalize", False), **kwargs)
+                        peak_normalize=config.get("peak_normalize", False),
+                        zero_shot_reduce=config.get("zero_shot_reduce", "sum"), **kwargs)
             model.class_map_ = {k: list(v) for k, v in config.get("class_map", {}).items()}
             if not config.get("zero_shot", True):
                 model.encoder_ = config.get("encoder")

@@ -29,8 +29,9 @@ def zero_shot_proba(scores: np.ndarray, classes: dict[str, list[int]], genres: l
     genres : list of str
         Output order.
     reduce : {"sum", "max"}
-        How a genre's classes combine: summed (YAMNet's exclusive AudioSet scores) or the
-        strongest (musicnn's overlapping tags).
+        How a genre's classes combine: the strongest (independent scores of overlapping
+        classes or tags, as YAMNet's AudioSet classes and musicnn's tags are) or their sum
+        (the rule of YAMNet models saved before the strongest became their default).
 
     Returns
     -------
