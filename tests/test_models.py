@@ -663,5 +663,5 @@ def test_zero_shot_takes_a_genres_strongest_class_and_old_models_keep_the_sum(st
                         + m.class_map_["jazz"]}
         answers[rule] = m.predict_segments(y, 16000).genre
     assert answers == {"sum": "rock", "max": "metal"}
-    with pytest.raises(ValueError, match="zero_shot_reduce"):
+    with pytest.raises(ParameterError, match="zero_shot_reduce"):
         YamnetEmbedding(zero_shot_reduce="mean")

@@ -42,7 +42,7 @@ from core.audio import normalize_peak, segment_bounds
 from core.cache import FeatureCache
 from core.config import SEGMENT_SECONDS, YAMNET_SR
 from core.datasets import Dataset
-from core.errors import ModelError
+from core.errors import ModelError, ParameterError
 from core.evaluation import aggregate_tracks
 from core.models.base import GenreModel, Rows, featurize_encoded_dataset
 from core.models.head import PROBE_L2, build_linear_head, genre_key, train_linear_probe, zero_shot_proba
@@ -408,7 +408,8 @@ class YamnetEmbedding(GenreModel):
         super().__init__(epochs=epochs, patience=patience, learning_rate=learning_rate,
                          members=members, **kwargs)
         if zero_shot_reduce not in ("max", "sum"):
-            raise ValueError(f"zero_shot_reduce must be 'max' or 'sum', not {zero_shot_reduce!r}")
+            raise ParameterError(f"zero_shot_reduce must be 'max' or 'sum', not "
+                                 f"{zero_shot_reduce!r}")
         self.zero_shot_reduce = zero_shot_reduce
         self.handle = handle
         self.peak_normalize = peak_normalize
