@@ -114,8 +114,8 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
     excerpts only). The ensemble (weights, temperatures, threshold) is fitted as the bundled
     build fits it: on out-of-fold predictions for every train + validation track and its
     copies (``INNER_FOLDS`` group folds inside the outer fold's training side, heads with the
-    L2 the fold's own chose; the outer test tracks are never seen). Figures are on the clean
-    test excerpts.
+    L2 the fold's own chose, each copy answered by heads that never trained on its recording;
+    the outer test tracks are never seen). Figures are on the clean test excerpts.
     """
     import tempfile
 
@@ -149,10 +149,12 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
     recordings = tempfile.TemporaryDirectory(prefix="genrelab-bench-conditions-")
     copies = write_condition_copies(data, FIT_CONDITIONS, recordings.name)
 
-    def fit_members(split: Split, like: dict[str, GenreModel] | None = None
-                    ) -> dict[str, GenreModel]:
-        """The three members on ``split``: the heads on every recording, the MLP on the clean."""
-        return {n: fit_on_recordings(m, data, split, copies if n in heads else None, cache=cache)
+    def fit_members(split: Split, recordings: dict[str, Any],
+                    like: dict[str, GenreModel] | None = None) -> dict[str, GenreModel]:
+        """The three members on ``split``: the heads on every copy in ``recordings``, the MLP
+        on the clean excerpts."""
+        return {n: fit_on_recordings(m, data, split, recordings if n in heads else None,
+                                     cache=cache)
                 for n, m in ensemble_members(like=like, fine_tune=fine_tune).items()}
 
     scores: dict[str, list[Any]] = {k: [] for k in (
@@ -175,9 +177,10 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
         scores["musicnn_zero_shot"].append(float((zs.argmax(axis=1)
                                                   == test.labels[tracks]).mean()))
         rest = np.concatenate([split.train, split.valid])
-        models = fit_members(split)
-        oof = out_of_fold_tables(lambda inner, like=models: fit_members(inner, like), data,
-                                 rest, folds=INNER_FOLDS, copies=copies, cache=cache)
+        models = fit_members(split, copies)
+        oof = out_of_fold_tables(lambda inner, kept, like=models: fit_members(inner, kept, like),
+                                 data, rest, folds=INNER_FOLDS, copies=copies,
+                                 unseen_copies=True, cache=cache)
         scores[other_cnn].append(fit_on_recordings(
             MelCnn(fine_tune=not fine_tune), data, split, copies,
             cache=cache).metrics_["track"]["accuracy"])
@@ -246,16 +249,14 @@ def _bundled_test_set() -> tuple[Any, list[np.ndarray], np.ndarray, np.ndarray]:
     return loaded, audio, np.array([t["true"] for t in tracks]), songs
 
 
-def _accuracies(loaded: Any, audio: list[np.ndarray], truth: np.ndarray,
-                rows: np.ndarray | None = None) -> dict[str, float]:
-    """Track accuracy of every bundled model, its zero-shot answer where it gives one
-    (``<name>:zero-shot``), and the ensemble on ``audio`` (or its ``rows``)."""
+def _answers(loaded: Any, audio: list[np.ndarray]) -> dict[str, list[str]]:
+    """The genre every bundled model, its zero-shot answer where it gives one
+    (``<name>:zero-shot``), and the ensemble give each clip of ``audio``."""
     from core.ensemble import ZERO_SHOT_MEMBER
     from core.predict import predict_waveform
 
     predictions = [predict_waveform(loaded.models, y, 22050, ensemble=loaded.ensemble)
                    for y in audio]
-    keep = np.ones(len(audio), dtype=bool) if rows is None else rows
     answers = {name: [p.models[name].genre for p in predictions] for name in loaded.models}
     for name in loaded.models:
         if predictions and predictions[0].models[name].extras.get("zero_shot") is not None:
@@ -263,6 +264,13 @@ def _accuracies(loaded: Any, audio: list[np.ndarray], truth: np.ndarray,
                 p.models[name].genres[int(np.argmax(p.models[name].extras["zero_shot"]))]
                 for p in predictions]
     answers["ensemble"] = [p.ensemble_genre for p in predictions]
+    return answers
+
+
+def _accuracies(answers: dict[str, list[str]], truth: np.ndarray,
+                rows: np.ndarray | None = None) -> dict[str, float]:
+    """Track accuracy of each of :func:`_answers` (on every clip, or on ``rows``)."""
+    keep = np.ones(len(truth), dtype=bool) if rows is None else rows
     return {name: float(np.mean((np.array(genres) == truth)[keep]))
             for name, genres in answers.items()}
 
@@ -275,7 +283,8 @@ def playback_level(gains_db: tuple[float, ...] = (0.0, -6.0, -12.0, -20.0, 6.0)
     answers: dict[str, list[float]] = {}
     for gain in gains_db:
         scale = np.float32(10 ** (gain / 20))
-        for name, accuracy in _accuracies(loaded, [y * scale for y in audio], truth).items():
+        for name, accuracy in _accuracies(_answers(loaded, [y * scale for y in audio]),
+                                          truth).items():
             answers.setdefault(name, []).append(accuracy)
     result.update(answers)
     return result
@@ -292,8 +301,8 @@ def recording_conditions() -> dict[str, object]:
                                  "fit": list(FIT_CONDITIONS), "held_out": list(HELD_OUT_CONDITIONS)}
     for name, condition in {"clean": None, **FIT_CONDITIONS, **HELD_OUT_CONDITIONS}.items():
         recorded = audio if condition is None else [condition(y, 22050) for y in audio]
-        files = _accuracies(loaded, recorded, truth)
-        on_songs = _accuracies(loaded, recorded, truth, songs)
+        answers = _answers(loaded, recorded)  # each clip predicted once
+        files, on_songs = _accuracies(answers, truth), _accuracies(answers, truth, songs)
         best = max(v for k, v in files.items() if k != "ensemble")  # zero-shot ones included
         result[name] = {"files": files, "songs": on_songs,
                         "ensemble_minus_best_member": files["ensemble"] - best}

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import io
 import json
+import logging
 import os
 import sys
 import time
@@ -251,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
+    # TensorFlow's Python-side notes (e.g. "... triggered tf.function retracing") only with -v.
+    logging.getLogger("tensorflow").setLevel(logging.WARNING if args.verbose else logging.ERROR)
     with _native_stderr_silenced(not args.verbose and argv is None):
         return _run(args)
 

@@ -278,9 +278,9 @@ def fit_model_set_ensemble(models: dict[str, GenreModel], *,
                                 fitted_on=fitted_on)
 
 
-def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dataset: Dataset,
-                       rows: np.ndarray, *, folds: int = 3, seed: int = 1,
-                       copies: Mapping[str, Dataset] | None = None,
+def out_of_fold_tables(fit_models: Callable[[Split, dict[str, Dataset]], dict[str, GenreModel]],
+                       dataset: Dataset, rows: np.ndarray, *, folds: int = 3, seed: int = 1,
+                       copies: Mapping[str, Dataset] | None = None, unseen_copies: bool = False,
                        cache: FeatureCache | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every model's predictions on every track in ``rows``, each by a model that never saw its
     group: what an ensemble is fitted on when a single validation side is too small.
@@ -288,9 +288,10 @@ def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dat
     Parameters
     ----------
     fit_models : callable
-        Trains a fresh set of models on a split of ``dataset`` and returns them by name, each
-        with its predictions on the split's test tracks as ``metrics_["test_tracks"]`` (what
-        :meth:`~core.models.base.GenreModel.fit` leaves).
+        ``fit_models(split, copies)`` trains a fresh set of models on a split of ``dataset``
+        (and, if it trains on re-recordings, on the ``copies`` given, a subset of ``copies``
+        below) and returns them by name, each with its predictions on the split's test tracks
+        as ``metrics_["test_tracks"]`` (what :meth:`~core.models.base.GenreModel.fit` leaves).
     dataset : Dataset
     rows : np.ndarray
         Track indices to predict (e.g. an outer split's train + valid tracks; its test tracks
@@ -304,6 +305,12 @@ def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dat
         copies of that fold's held-out tracks, and those rows (other paths, with a
         ``condition``) join the tables. A copy of a track is only ever predicted by models that
         never saw the track.
+    unseen_copies : bool
+        False: one set of models per fold, fitted with every copy, predicts the held-out tracks
+        and all their copies. True: each copy's rows are predicted by models fitted with the
+        other copies only (one more set per copy and fold), so the tables say how each member
+        does on a recording it never trained on, as an upload's is; the original recordings are
+        predicted by the models fitted with every copy.
     cache : FeatureCache, optional
         For the copies' features.
 
@@ -329,10 +336,12 @@ def out_of_fold_tables(fit_models: Callable[[Split], dict[str, GenreModel]], dat
         inner = Split(f"inner fold {k + 1}/{folds}", rows[fold.train], rows[fold.valid],
                       rows[fold.test])
         check_no_leak(dataset, inner)
-        models = fit_models(inner)
+        models = fit_models(inner, copies)
         for name, table in track_tables(models).items():
             tables.setdefault(name, []).extend(table)
         for condition, copy in copies.items():
+            if unseen_copies:
+                models = fit_models(inner, {c: d for c, d in copies.items() if c != condition})
             for name, table in member_tables(models, copy, inner.test, cache=cache).items():
                 if name in tables:  # members whose held-out tracks are in the tables
                     tables[name].extend({**row, "condition": condition} for row in table)

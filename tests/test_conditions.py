@@ -162,8 +162,9 @@ def test_out_of_fold_tables_predict_each_copy_only_with_models_that_never_saw_it
     ids = data.manifest["track_id"].to_numpy()
     folds: list[tuple[set[str], int]] = []  # per fold: tracks its models saw, tracks held out
 
-    def fit(inner):  # trains on every recording of the fold's training tracks, as the build does
-        combined, recorded = with_copies(data, copies, inner)
+    def fit(inner, kept):  # trains on every recording of the fold's training tracks
+        assert kept == copies
+        combined, recorded = with_copies(data, kept, inner)
         trained = combined.manifest.iloc[np.r_[recorded.train, recorded.valid]]
         assert set(trained["path"]) > set(data.manifest["path"].iloc[inner.train])
         folds.append((set(trained["track_id"]), len(inner.test)))
@@ -183,6 +184,50 @@ def test_out_of_fold_tables_predict_each_copy_only_with_models_that_never_saw_it
     assert start == len(table)
 
 
+def test_out_of_fold_tables_answer_each_copy_with_models_never_trained_on_its_recording(
+        tiny, tmp_path, monkeypatch) -> None:
+    """``unseen_copies``: a copy's rows come from models fitted on the other recordings only
+    (and never on its track); the originals from models fitted on every recording."""
+    import core.train as train
+    from core.conditions import with_copies
+
+    data, _ = tiny
+    copies = write_condition_copies(
+        data, {"loud": loud_master, "duller": lambda y, sr: spectral_tilt(y, sr, db_per_octave=-2)},
+        tmp_path)
+    ids = data.manifest["track_id"].to_numpy()
+    last: dict[str, set[str]] = {}  # what the latest fit trained on
+
+    def fit(inner, kept):
+        combined, recorded = with_copies(data, kept, inner) if kept else (data, inner)
+        last["kept"] = set(kept)
+        last["paths"] = set(combined.manifest["path"].iloc[np.r_[recorded.train, recorded.valid]])
+        last["tracks"] = set(combined.manifest["track_id"].iloc[np.r_[recorded.train,
+                                                                        recorded.valid]])
+        return {"logreg": train.make_model("logreg").fit(combined, recorded)}
+
+    answered: list[tuple[str, set[str], bool]] = []  # recording answered, by a fit on `kept`
+    member_tables = train.member_tables
+
+    def spy(models, dataset, rows, **kwargs):
+        held_out = dataset.manifest.iloc[rows]
+        assert not last["tracks"] & set(held_out["track_id"])
+        answered.append((dataset.name, last["kept"], bool(last["paths"] & set(held_out["path"]))))
+        return member_tables(models, dataset, rows, **kwargs)
+
+    monkeypatch.setattr(train, "member_tables", spy)
+    table = train.out_of_fold_tables(fit, data, np.arange(len(ids)), folds=3, copies=copies,
+                                     unseen_copies=True)["logreg"]
+    assert len(answered) == 3 * len(copies)
+    for name, kept, overlap in answered:
+        condition = next(c for c in copies if name.endswith(f"({c})"))
+        assert kept == set(copies) - {condition}
+        assert not overlap
+    for condition in (None, *copies):
+        assert sorted(r["track_id"] for r in table if r.get("condition") == condition) \
+            == sorted(ids)
+
+
 def test_out_of_fold_tables_refuse_a_copy_of_another_dataset(tiny, tmp_path) -> None:
     from core.conditions import with_copies
     from core.train import out_of_fold_tables
@@ -190,7 +235,8 @@ def test_out_of_fold_tables_refuse_a_copy_of_another_dataset(tiny, tmp_path) -> 
     data, split = tiny
     copy = write_condition_copies(data.subset(np.arange(5)), {"loud": loud_master}, tmp_path)
     with pytest.raises(ModelError, match="row for row"):
-        out_of_fold_tables(lambda inner: {}, data, np.arange(len(data.manifest)), copies=copy)
+        out_of_fold_tables(lambda inner, kept: {}, data, np.arange(len(data.manifest)),
+                           copies=copy)
     shuffled = write_condition_copies(data, {"loud": loud_master}, tmp_path / "all")
     shuffled["loud"].manifest = shuffled["loud"].manifest.iloc[::-1].reset_index(drop=True)
     with pytest.raises(ModelError, match="row for row"):
@@ -219,7 +265,8 @@ def test_with_copies_trains_on_every_recording_and_tests_on_the_originals(tiny, 
 
 def test_bundled_heads_and_ensemble_were_built_with_todays_conditions() -> None:
     """The shipped set says what it trained and was fitted under, and it is what the code has
-    (a rebuild after changing FIT_CONDITIONS would otherwise go unnoticed)."""
+    (a rebuild after changing FIT_CONDITIONS, or the out-of-fold rule, would otherwise go
+    unnoticed)."""
     import json
 
     from core.predict import BUNDLED_MODELS
@@ -230,8 +277,11 @@ def test_bundled_heads_and_ensemble_were_built_with_todays_conditions() -> None:
         assert split["training_recordings"] == ["original", *FIT_CONDITIONS]
     ensemble = json.loads((BUNDLED_MODELS / "ensemble.json").read_text())
     assert list(ensemble["metrics"]["conditions"]) == list(FIT_CONDITIONS)
-    assert ensemble["fitted_on"]["side"].endswith(
-        f"{len(FIT_CONDITIONS)} recording conditions: {', '.join(FIT_CONDITIONS)})")
+    side = ensemble["fitted_on"]["side"]
+    assert f"{len(FIT_CONDITIONS)} recording conditions: {', '.join(FIT_CONDITIONS)};" in side
+    # fitted by the rule the build has now: re-recordings answered by members never trained on them
+    assert side.endswith("each re-recording answered by members that never trained on that "
+                         "recording)")
 
 
 def test_cli_trains_on_recordings_and_says_so(tiny, tmp_path, capsys) -> None:

@@ -173,8 +173,8 @@ def choose_probe_l2(audio: Dataset, rest: np.ndarray, cache: FeatureCache,
     scores: dict[str, dict[float, tuple[float, list[dict[str, object]]]]] = {}
     for value in PROBE_L2:
         oof = out_of_fold_tables(
-            lambda inner, v=value: train_probes(audio, inner, cache, {"cnn": v, "yamnet": v},
-                                                copies=copies),
+            lambda inner, kept, v=value: train_probes(audio, inner, cache,
+                                                      {"cnn": v, "yamnet": v}, copies=kept),
             audio, rest, folds=OOF_FOLDS, copies=copies, cache=cache)
         for name, table in oof.items():
             scores.setdefault(name, {})[value] = (out_of_fold_score(audio, table, f"{name} l2={value:g}"),
@@ -203,8 +203,8 @@ def choose_cnn_head(audio: Dataset, rest: np.ndarray, cache: FeatureCache, l2: f
     probe's; both train on every recording). Returns the choice, the chosen head's out-of-fold
     table and both scores (for the model card)."""
     tuned = out_of_fold_tables(
-        lambda inner: {"cnn": fit_on_recordings(MelCnn(seed=0, l2=l2, l2_grid=(), fine_tune=True),
-                                                audio, inner, copies, cache=cache)},
+        lambda inner, kept: {"cnn": fit_on_recordings(
+            MelCnn(seed=0, l2=l2, l2_grid=(), fine_tune=True), audio, inner, kept, cache=cache)},
         audio, rest, folds=OOF_FOLDS, copies=copies, cache=cache)["cnn"]
     probe_score = out_of_fold_score(audio, probe_table, "cnn linear probe")
     tuned_score = out_of_fold_score(audio, tuned, "cnn fine-tuned back-end")
@@ -493,10 +493,17 @@ def build(audio: Dataset, split: Split, table: Dataset, cache: FeatureCache, rec
     fine_tune, oof["cnn"], cnn_scores = choose_cnn_head(audio, rest, cache, l2["cnn"],
                                                         oof["cnn"], copies)
     print(f"mel-CNN head: {'fine-tuned back-end' if fine_tune else 'linear probe'}", flush=True)
-    oof |= out_of_fold_tables(
-        lambda inner: train_set(audio, table, inner, cache, l2=l2, copies=copies,
-                                exclude=split.test, probes=False),
-        audio, rest, folds=OOF_FOLDS, copies=copies, cache=cache)
+    for name, rows in oof.items():  # the heads under each recording they trained on
+        for condition in copies:
+            out_of_fold_score(audio, [r for r in rows if r.get("condition") == condition],
+                              f"{name} out of fold, {condition} (trained on it)")
+    # What the ensemble is fitted on: every member's out-of-fold answers, each re-recording
+    # answered by members that never trained on that recording, since no member has heard an
+    # upload's recording chain; the original recordings by members trained on every recording.
+    oof = out_of_fold_tables(
+        lambda inner, kept: train_set(audio, table, inner, cache, l2=l2, copies=kept,
+                                      exclude=split.test, fine_tune=fine_tune),
+        audio, rest, folds=OOF_FOLDS, copies=copies, unseen_copies=True, cache=cache)
     n_oof = len(rest)
     for name, rows in oof.items():  # what each member does under each recording, out of fold
         for condition in ["original", *copies]:
@@ -535,7 +542,8 @@ def build(audio: Dataset, split: Split, table: Dataset, cache: FeatureCache, rec
         fitted_on={"dataset": audio.name, "split": split.name,
                    "side": f"train + valid, out of fold ({OOF_FOLDS} artist-grouped folds, "
                            f"{n_oof} files, each also under {len(copies)} recording "
-                           f"conditions: {', '.join(copies)})"})
+                           f"conditions: {', '.join(copies)}; each re-recording answered by "
+                           f"members that never trained on that recording)"})
     # The test files under each condition (the same files, re-recorded).
     ensemble.metrics["conditions"] = {
         condition: evaluate_ensemble(ensemble, member_tables(models, copy, split.test,
