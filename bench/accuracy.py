@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ from sklearn.preprocessing import StandardScaler
 
 from bench.common import RESULTS, ROOT, SHARED, header, save
 from core.cache import FeatureCache
-from core.datasets import load_dataset
+from core.datasets import Dataset, load_dataset
 from core.evaluation import aggregate_tracks, classification_metrics
 from core.models import GenreModel, MelCnn, MfccMlp, YamnetEmbedding
 from core.models.mlp import log_variances
@@ -149,12 +150,11 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
     recordings = tempfile.TemporaryDirectory(prefix="genrelab-bench-conditions-")
     copies = write_condition_copies(data, FIT_CONDITIONS, recordings.name)
 
-    def fit_members(split: Split, recordings: dict[str, Any],
+    def fit_members(split: Split, kept: Mapping[str, Dataset],
                     like: dict[str, GenreModel] | None = None) -> dict[str, GenreModel]:
-        """The three members on ``split``: the heads on every copy in ``recordings``, the MLP
-        on the clean excerpts."""
-        return {n: fit_on_recordings(m, data, split, recordings if n in heads else None,
-                                     cache=cache)
+        """The three members on ``split``: the heads on every copy in ``kept`` (a subset of
+        ``copies``), the MLP on the clean excerpts."""
+        return {n: fit_on_recordings(m, data, split, kept if n in heads else None, cache=cache)
                 for n, m in ensemble_members(like=like, fine_tune=fine_tune).items()}
 
     scores: dict[str, list[Any]] = {k: [] for k in (
