@@ -150,12 +150,26 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
     recordings = tempfile.TemporaryDirectory(prefix="genrelab-bench-conditions-")
     copies = write_condition_copies(data, FIT_CONDITIONS, recordings.name)
 
+    last_mlp: dict[bytes, GenreModel] = {}  # the last split's MLP, by its sides' bytes
+
     def fit_members(split: Split, kept: Mapping[str, Dataset],
                     like: dict[str, GenreModel] | None = None) -> dict[str, GenreModel]:
         """The three members on ``split``: the heads on every copy in ``kept`` (a subset of
-        ``copies``), the MLP on the clean excerpts."""
-        return {n: fit_on_recordings(m, data, split, kept if n in heads else None, cache=cache)
-                for n, m in ensemble_members(like=like, fine_tune=fine_tune).items()}
+        ``copies``), the MLP on the clean excerpts. The MLP hears no copy, so one fit per
+        split serves every ``kept``: out-of-fold predictions ask for the same inner split once
+        per recording in a row, and that MLP never trained on any of them."""
+        models: dict[str, GenreModel] = {}
+        for n, m in ensemble_members(like=like, fine_tune=fine_tune).items():
+            if n in heads:
+                models[n] = fit_on_recordings(m, data, split, kept, cache=cache)
+                continue
+            key = b"|".join(np.asarray(side).tobytes()
+                            for side in (split.train, split.valid, split.test))
+            if key not in last_mlp:
+                last_mlp.clear()
+                last_mlp[key] = m.fit(data, split, cache=cache)
+            models[n] = last_mlp[key]
+        return models
 
     scores: dict[str, list[Any]] = {k: [] for k in (
         "lr_summary", "lr_yamnet", "yamnet_zero_shot", "musicnn_zero_shot", *members, other_cnn,
@@ -364,8 +378,11 @@ def families_on_table() -> dict[str, object]:
 PARTS = ("table", "excerpts", "level", "conditions", "families")
 
 
-def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = True
-         ) -> dict[str, object]:
+GROUPINGS = ("track", "artist")
+
+
+def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = True,
+         groupings: tuple[str, ...] = GROUPINGS) -> dict[str, object]:
     """Measure ``parts``; results of parts not measured now are kept from the last run."""
     header("accuracy against baselines (track level)")
     if not (SHARED / "data/gtzan").is_dir():
@@ -373,9 +390,8 @@ def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = Tru
         return {}
     warnings.simplefilter("ignore")
     previous = RESULTS / "accuracy.json"
-    result: dict[str, object] = json.loads(previous.read_text()) if previous.is_file() else {}
-    result.pop("machine", None)
-    result["folds"] = folds
+    last_run: dict[str, object] = json.loads(previous.read_text()) if previous.is_file() else {}
+    measured: dict[str, object] = {"folds": folds}
     if "table" in parts:
         table = feature_table(folds)
         for k, v in table.items():
@@ -383,11 +399,11 @@ def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = Tru
                 print(f"feature table  {k:22s} {v:.3f}")
         print("feature table  MLP fault-filtered by seed", [round(a, 3) for a in
                                                             table["mlp_fault_filtered_by_seed"]])
-        result["feature_table"] = table
+        measured["feature_table"] = table
     if "excerpts" in parts:
-        for grouping in ("track", "artist"):
+        for grouping in groupings:
             ex = excerpts(min(folds, 5), grouping, scratch=scratch)
-            last = result.get(f"excerpts_by_{grouping}")
+            last = last_run.get(f"excerpts_by_{grouping}")
             if not scratch and isinstance(last, dict) and "mel_cnn_from_scratch" in last:
                 # Not measured now (--no-scratch): the last run's, marked as such.
                 ex["mel_cnn_from_scratch_last_run"] = last.get(
@@ -397,19 +413,24 @@ def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = Tru
                     print(f"excerpts by {grouping:6s} {k:30s} {v:.3f}")
             print(f"excerpts by {grouping:6s} ensemble >= best member in "
                   f"{ex['ensemble_at_least_best_member_in_folds']} of {ex['n_folds']} folds")
-            result[f"excerpts_by_{grouping}"] = ex
+            measured[f"excerpts_by_{grouping}"] = ex
     if "level" in parts:
         level = playback_level()
         for name in [k for k, v in level.items() if isinstance(v, list) and k != "gains_db"]:
             print(f"playback level {name:18s} " + ", ".join(
                 f"{g:+.0f} dB {a:.3f}" for g, a in zip(level["gains_db"], level[name],
                                                        strict=True)))
-        result["playback_level"] = level
+        measured["playback_level"] = level
     if "conditions" in parts:
-        result["recording_conditions"] = recording_conditions()
+        measured["recording_conditions"] = recording_conditions()
     if "families" in parts:
-        result["families"] = {"fault_filtered": families_on_table(),
-                              **{f"excerpts_by_{g}": families(g) for g in ("track", "artist")}}
+        measured["families"] = {"fault_filtered": families_on_table(),
+                                **{f"excerpts_by_{g}": families(g) for g in ("track", "artist")}}
+    # Another run may have saved while this one measured (e.g. one process per grouping): keep
+    # what it wrote, replacing only what this run measured.
+    latest = json.loads(previous.read_text()) if previous.is_file() else {}
+    latest.pop("machine", None)
+    result = {**latest, **measured}
     save("accuracy", result)
     return result
 
@@ -423,5 +444,13 @@ if __name__ == "__main__":
                              "families (every family on the same folds)")
     parser.add_argument("--no-scratch", action="store_true",
                         help="skip the from-scratch mel-CNN baseline (the slowest part)")
+    parser.add_argument("--groupings", default=",".join(GROUPINGS),
+                        help="excerpts part: comma-separated folds to run, track (5-fold) and/or "
+                             "artist (3-fold); e.g. one per process on a machine with cores to "
+                             "spare (each writes its results into bench/results/accuracy.json)")
     args = parser.parse_args()
-    main(args.folds, tuple(args.parts.split(",")), scratch=not args.no_scratch)
+    groupings = tuple(args.groupings.split(","))
+    if not set(groupings) <= set(GROUPINGS):
+        parser.error(f"--groupings: choose from {', '.join(GROUPINGS)}")
+    main(args.folds, tuple(args.parts.split(",")), scratch=not args.no_scratch,
+         groupings=groupings)

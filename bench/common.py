@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.atomic import write_text_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 RESULTS = ROOT / "bench" / "results"
@@ -50,7 +52,7 @@ def summarise(seconds: list[float]) -> dict[str, float]:
 def save(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2))
+    write_text_atomic(path, json.dumps({"machine": machine(), **payload}, indent=2))
     print(f"results -> {path.relative_to(ROOT)}")
     return path
 
