@@ -28,6 +28,7 @@ Usage: python -m bench.accuracy [--folds N] [--parts table,excerpts,level,condit
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import warnings
 from collections.abc import Mapping
@@ -150,7 +151,7 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
     recordings = tempfile.TemporaryDirectory(prefix="genrelab-bench-conditions-")
     copies = write_condition_copies(data, FIT_CONDITIONS, recordings.name)
 
-    last_mlp: dict[bytes, GenreModel] = {}  # the last split's MLP, by its sides' bytes
+    last_mlp: dict[tuple[bytes, ...], GenreModel] = {}  # the last split's MLP, by its sides
 
     def fit_members(split: Split, kept: Mapping[str, Dataset],
                     like: dict[str, GenreModel] | None = None) -> dict[str, GenreModel]:
@@ -163,8 +164,8 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
             if n in heads:
                 models[n] = fit_on_recordings(m, data, split, kept, cache=cache)
                 continue
-            key = b"|".join(np.asarray(side).tobytes()
-                            for side in (split.train, split.valid, split.test))
+            key = tuple(np.asarray(side, dtype=np.int64).tobytes()
+                        for side in (split.train, split.valid, split.test))
             if key not in last_mlp:
                 last_mlp.clear()
                 last_mlp[key] = m.fit(data, split, cache=cache)
@@ -178,7 +179,7 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
         "best_member_ece_uncalibrated", "uncertain_share", "accuracy_when_confident",
         "ensemble_members")}
     # Every fold's test tracks together (each track once): ECE on a few hundred tracks rather
-    # than on one fold's 80-130, where its estimate alone is biased upwards by about 0.05-0.1.
+    # than on one fold's 80-134, where its estimate alone is biased upwards by about 0.05-0.1.
     pooled: dict[str, list] = {"truth": [], "ensemble": [], **{name: [] for name in members}}
     for split in group_kfold(data, n_splits=n_splits, valid_size=0.2)[:folds]:
         scores["lr_summary"].append(logistic(S, y, split))
@@ -384,6 +385,9 @@ GROUPINGS = ("track", "artist")
 def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = True,
          groupings: tuple[str, ...] = GROUPINGS) -> dict[str, object]:
     """Measure ``parts``; results of parts not measured now are kept from the last run."""
+    unknown = set(groupings) - set(GROUPINGS)
+    if unknown or not groupings:
+        raise ValueError(f"groupings: choose from {', '.join(GROUPINGS)}, not {sorted(unknown)}")
     header("accuracy against baselines (track level)")
     if not (SHARED / "data/gtzan").is_dir():
         print("../shared absent: nothing to measure")
@@ -404,7 +408,8 @@ def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = Tru
         for grouping in groupings:
             ex = excerpts(min(folds, 5), grouping, scratch=scratch)
             last = last_run.get(f"excerpts_by_{grouping}")
-            if not scratch and isinstance(last, dict) and "mel_cnn_from_scratch" in last:
+            if not scratch and isinstance(last, dict) and (
+                    "mel_cnn_from_scratch" in last or "mel_cnn_from_scratch_last_run" in last):
                 # Not measured now (--no-scratch): the last run's, marked as such.
                 ex["mel_cnn_from_scratch_last_run"] = last.get(
                     "mel_cnn_from_scratch_last_run", last["mel_cnn_from_scratch"])
@@ -427,11 +432,14 @@ def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = Tru
         measured["families"] = {"fault_filtered": families_on_table(),
                                 **{f"excerpts_by_{g}": families(g) for g in ("track", "artist")}}
     # Another run may have saved while this one measured (e.g. one process per grouping): keep
-    # what it wrote, replacing only what this run measured.
-    latest = json.loads(previous.read_text()) if previous.is_file() else {}
-    latest.pop("machine", None)
-    result = {**latest, **measured}
-    save("accuracy", result)
+    # what it wrote, replacing only what this run measured; the lock keeps two saves apart.
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / ".accuracy.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        latest = json.loads(previous.read_text()) if previous.is_file() else {}
+        latest.pop("machine", None)
+        result = {**latest, **measured}
+        save("accuracy", result)
     return result
 
 
@@ -449,8 +457,8 @@ if __name__ == "__main__":
                              "artist (3-fold); e.g. one per process on a machine with cores to "
                              "spare (each writes its results into bench/results/accuracy.json)")
     args = parser.parse_args()
-    groupings = tuple(args.groupings.split(","))
-    if not set(groupings) <= set(GROUPINGS):
+    groupings = tuple(dict.fromkeys(g.strip() for g in args.groupings.split(",")))
+    if not groupings or not set(groupings) <= set(GROUPINGS):
         parser.error(f"--groupings: choose from {', '.join(GROUPINGS)}")
     main(args.folds, tuple(args.parts.split(",")), scratch=not args.no_scratch,
          groupings=groupings)

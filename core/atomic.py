@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ def atomic_path(target: str | Path, *, suffix: str = "") -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix + ".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, replacement_mode(target, 0o666))  # mkstemp's 0600 is for temporary files
     try:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
@@ -54,6 +56,7 @@ def replace_dir_atomic(target: str | Path, fill: Callable[[Path], None]) -> None
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.new."))
+    os.chmod(tmp_dir, replacement_mode(target, 0o777))  # mkdtemp's 0700 likewise
     try:
         fill(tmp_dir)
         _fsync_tree(tmp_dir)
@@ -72,6 +75,30 @@ def replace_dir_atomic(target: str | Path, fill: Callable[[Path], None]) -> None
     finally:
         if tmp_dir.exists():
             shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def process_umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``/proc``)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
+def replacement_mode(target: Path, default: int) -> int:
+    """Permission bits for what replaces ``target``: its own where it exists, else ``default``
+    less the umask, as ``open`` or ``mkdir`` would give a new file or folder (not the owner-only
+    bits of a temporary one, which would hide a saved model or report from the user's group)."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return default & ~process_umask()
 
 
 def _fsync_tree(root: Path) -> None:

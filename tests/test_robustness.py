@@ -148,6 +148,27 @@ def test_save_killed_midway_leaves_the_previous_model(trained, tmp_path):
     assert [p.name for p in list_models(target.parent)] == ["mlp"]  # the stray half-save is hidden
 
 
+def test_atomic_saves_get_the_modes_a_plain_write_would(trained, tmp_path):
+    from core.atomic import process_umask, write_text_atomic
+
+    mask = process_umask()
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    (tmp_path / "plain").mkdir()
+    write_text_atomic(tmp_path / "saved.txt", "x")
+    assert (tmp_path / "saved.txt").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    assert plain.stat().st_mode & 0o777 == 0o666 & ~mask  # the reference is what open() gives
+    model, _ = trained
+    model.save(tmp_path / "models" / "mlp")
+    folder = tmp_path / "models" / "mlp"
+    assert folder.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
+    assert all(p.stat().st_mode & 0o777 == 0o666 & ~mask for p in folder.iterdir())
+    # A file replaced keeps the permissions its owner gave it.
+    (tmp_path / "saved.txt").chmod(0o640)
+    write_text_atomic(tmp_path / "saved.txt", "y")
+    assert (tmp_path / "saved.txt").stat().st_mode & 0o777 == 0o640
+
+
 def test_model_with_other_feature_definitions_is_refused(trained, tmp_path):
     from core.predict import load_models
     from core.registry import load_model
