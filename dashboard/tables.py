@@ -93,7 +93,8 @@ def ensemble_row(entry: dict[str, Any]) -> dict[str, Any]:
     return {"model": "ensemble", "family": "Ensemble (stacked)", "zero-shot": False,
             "split": entry["info"]["split"]["name"], "test tracks": m["n"],
             "accuracy": m["accuracy"], "95% CI": _interval(m.get("accuracy_ci")),
-            "macro-F1": m["macro_f1"], "ECE": m.get("ece"), "ROC-AUC": m.get("roc_auc_ovr")}
+            "macro-F1": m["macro_f1"], "ECE": m.get("ece"), "ROC-AUC": m.get("roc_auc_ovr"),
+            "size (MB)": entry["info"].get("size_mb"), "parameters": entry["info"].get("parameters")}
 
 
 def calibration_note(saved: dict[str, dict[str, Any]], level: str = "track") -> str:
@@ -127,14 +128,31 @@ def ensemble_entry(folder: Path) -> dict[str, Any] | None:
     from core.provenance import test_keys
     from core.registry import read_metrics
 
-    members = [test_keys(read_metrics(folder / m).get("metrics", {})) for m in ensemble.folders]
+    saved = [read_metrics(folder / m) for m in ensemble.folders]
+    members = [test_keys(s.get("metrics", {})) for s in saved]
     common = set.intersection(*members) if members and all(members) else set()
     entry = {"metadata": {"display_name": "Ensemble", "genres": ensemble.genres},
              "metrics": {"track": ensemble.metrics["track"]},
-             "info": {"split": {"name": ensemble.fitted_on.get("split", "")}}, "folder": folder}
+             "info": {"split": {"name": ensemble.fitted_on.get("split", "")},
+                      # what it runs: its model folders together, as the leaderboard counts it
+                      "parameters": sum(s.get("info", {}).get("parameters") or 0 for s in saved),
+                      "size_mb": round(sum(folder_size_mb(folder / m)
+                                           for m in ensemble.folders), 2)},
+             "folder": folder}
     if common:  # tested on the test tracks every member has
         entry["test_keys"] = frozenset(common)
     return entry
+
+
+def set_ensembles(sets: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Each set's fitted ensemble (:func:`ensemble_entry`), named as the Compare page names the
+    set's models: ``ensemble``, or ``<set>/ensemble`` when several sets are shown."""
+    entries = {}
+    for name, folder in sets.items():
+        entry = ensemble_entry(folder)
+        if entry is not None:
+            entries["ensemble" if len(sets) == 1 else f"{name}/ensemble"] = entry
+    return entries
 
 
 def per_genre_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from core.datasets import LAYOUTS
@@ -22,11 +23,13 @@ from dashboard.tables import (
     HELD_OUT,
     calibration_note,
     display_table,
+    ensemble_row,
     evaluate_saved,
     load_saved,
     metrics_table,
     mistakes,
     per_genre_table,
+    set_ensembles,
     tested_alike,
     with_evaluation,
 )
@@ -44,23 +47,29 @@ if st.session_state.get("compare_sets_for") != current or not kept:
 st.session_state["compare_sets_for"] = current
 st.session_state["compare_sets"] = kept
 chosen_sets = st.multiselect("Model sets", list(sets), key="compare_sets")
-saved = {}
+saved, ensembles = {}, {}
 with guard("Reading saved models"):
     for set_name in chosen_sets:
         for folder in list_models(sets[set_name]):
             label = folder.name if len(chosen_sets) == 1 else f"{set_name}/{folder.name}"
             saved[label] = load_saved(folder)
+    # Each set's ensemble, on its own test tracks: beside its members in the summary, the
+    # per-genre chart and the confusion matrices (the leaderboard adds it by itself).
+    ensembles = set_ensembles({s: sets[s] for s in chosen_sets})
 if not saved:
     st.info("Choose at least one model set with saved models.")
     st.stop()
-if (st.session_state.get("compare_model_options") != list(saved)
+options = [*saved, *ensembles]
+if (st.session_state.get("compare_model_options") != options
         or "compare_models" not in st.session_state):
     # Other sets chosen: their models (named afresh, with or without the set) all picked.
-    st.session_state["compare_model_options"] = list(saved)
-    st.session_state["compare_models"] = list(saved)
-picked = st.multiselect("Models", list(saved), key="compare_models", format_func=display_name)
+    st.session_state["compare_model_options"] = options
+    st.session_state["compare_models"] = options
+picked = st.multiselect("Models", options, key="compare_models", format_func=display_name)
 saved = {k: v for k, v in saved.items() if k in picked}
+ensembles = {k: v for k, v in ensembles.items() if k in picked}
 if not saved:
+    st.info("Pick at least one model folder: an ensemble is shown beside its models.")
     st.stop()
 
 with st.expander("Evaluate these models on another dataset or split"):
@@ -93,16 +102,21 @@ with st.expander("Evaluate these models on another dataset or split"):
 evaluation = st.session_state.get("compare_evaluation")
 if evaluation and st.session_state.get("compare_use_evaluation"):
     saved = with_evaluation(saved, evaluation)
+    if ensembles:
+        st.caption("The ensemble is shown on its own test tracks only (in the leaderboard), "
+                   f"not on {evaluation['label']}.")
+    ensembles = {}
     if not saved:
         st.info(f"None of the chosen models could be evaluated on {evaluation['label']} "
                 "(see the warnings above); switch the toggle off to see their own test results.")
         st.stop()
-groups = tested_alike(saved)
+shown = {**saved, **ensembles}  # what the summary, the chart and the matrices show
+groups = tested_alike(shown)
 if len(groups) > 1:
     described = "; ".join(
         " and ".join(display_name(n) for n in group) + " on "
-        + saved[group[0]].get("info", {}).get("split", {}).get("name", "?")
-        + f" ({saved[group[0]].get('metrics', {}).get('track', {}).get('n', '?')} tracks)"
+        + shown[group[0]].get("info", {}).get("split", {}).get("name", "?")
+        + f" ({shown[group[0]].get('metrics', {}).get('track', {}).get('n', '?')} tracks)"
         for group in groups)
     st.warning(f"These models were tested on different tracks ({described}): their numbers are "
                "not directly comparable.", icon=":material/warning:")
@@ -110,7 +124,11 @@ level = st.radio("Level", ["track", "segment"], horizontal=True, key="compare_le
                  help="Track level averages each track's segment probabilities.")
 
 st.subheader("Summary")
-summary = display_table(metrics_table(saved, level),
+table = metrics_table(saved, level)
+if ensembles and level == "track":  # an ensemble answers per track only
+    table = pd.concat([table, pd.DataFrame([{**ensemble_row(e), "model": n}
+                                            for n, e in ensembles.items()])], ignore_index=True)
+summary = display_table(table,
                         ["model", "split", "test tracks", "accuracy", "macro-F1", "ECE",
                          "ROC-AUC", "size (MB)", "parameters", "train time (s)",
                          "inference (ms/clip)"])
@@ -123,7 +141,7 @@ st.dataframe(summary, hide_index=True, width="stretch",
 st.caption("Accuracy at track level unless chosen otherwise, with its 95% bootstrap interval "
            "over the test tracks; ECE: expected calibration error (0 = confidence matches how "
            "often the model is right); n/a: not measured for that model."
-           + calibration_note(saved, level))
+           + calibration_note(shown, level))
 
 st.subheader("Leaderboard")
 with guard("Building the leaderboard"):
@@ -150,22 +168,25 @@ with guard("Building the leaderboard"):
     st.table(published_frame().set_index("model"))  # a static table: its notes wrap
 
 with guard("Drawing per-genre accuracy"):
-    st.plotly_chart(figures.per_genre_accuracy(per_genre_table(saved, level)), theme="streamlit")
+    st.plotly_chart(figures.per_genre_accuracy(per_genre_table(shown, level)), theme="streamlit")
 
 st.subheader("Confusion matrix")
 c1, c2 = st.columns([3, 1])
-shown = c1.selectbox("Model", list(saved), key="compare_confusion_model", format_func=display_name)
+matrix_of = c1.selectbox("Model", list(shown), key="compare_confusion_model",
+                         format_func=display_name)
 normalise = c2.toggle("Normalise rows", value=True, key="compare_normalise")
-entry = saved[shown]
+entry = shown[matrix_of]
 metrics = entry.get("metrics", {}).get(level)
-with guard(f"Drawing {display_name(shown)}'s confusion matrix"):
+with guard(f"Drawing {display_name(matrix_of)}'s confusion matrix"):
     if metrics:
         st.plotly_chart(figures.confusion(
             metrics["confusion"], entry["metadata"]["genres"], normalise=normalise,
-            title=f"{display_name(shown)}: true genre against predicted "
+            title=f"{display_name(matrix_of)}: true genre against predicted "
                   f"({'share of each row' if normalise else 'songs'})"), theme="streamlit")
     else:
-        st.caption(f"{display_name(shown)}: no saved test metrics")
+        st.caption(f"{display_name(matrix_of)}: no saved test metrics"
+                   + (" at segment level (it answers per track)" if matrix_of in ensembles
+                      else ""))
 
 histories = {n: e.get("history", {}) for n, e in saved.items() if e.get("history")}
 if histories:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -101,18 +102,28 @@ def test_compare(app):
     if (RESEARCH_MODELS / "logreg").is_dir():  # the research families rank beside them
         assert app.multiselect(key="compare_sets").value == [BUNDLED_NAME, RESEARCH_NAME]
         shown = {m.rpartition(" (")[0]: m.rpartition(" (")[2] for m in table["model"]}
-        assert {n for n, s in shown.items() if s == f"{BUNDLED_NAME})"} == bundled
+        assert {n for n, s in shown.items() if s == f"{BUNDLED_NAME})"} == bundled | {"Ensemble"}
         assert {n for n, s in shown.items() if s == f"{RESEARCH_NAME})"} == {
             "Logistic regression", "Boosted trees", "MFCC-LSTM", "MFCC-CNN", "VGG transfer"}
         app.multiselect(key="compare_sets").set_value([BUNDLED_NAME]).run()
         table = app.dataframe[0].value
-    assert set(table["model"]) == bundled
+    assert set(table["model"]) == bundled | {"Ensemble"}  # the set's ensemble beside its models
+    ensemble = json.loads((ROOT / "assets/models/ensemble.json").read_text())["metrics"]["track"]
+    row = table.set_index("model").loc["Ensemble"]
+    assert row["accuracy (95% CI)"].startswith(f"{ensemble['accuracy']:.3f} (")
+    assert row["test tracks"] == ensemble["n"]
+    members = table.set_index("model").loc[sorted(bundled), "parameters"]
+    assert row["parameters"] == members.sum()  # what it runs: its three models together
     accuracy = table["accuracy (95% CI)"].str.extract(r"^(0\.\d+) \((0\.\d+)-(0\.\d+)\)$")
     assert accuracy.notna().all().all()  # every accuracy with its interval
     assert (accuracy.astype(float)[1] <= accuracy.astype(float)[0]).all()
     assert not table.isin(["None", "nan"]).any().any() and not table.isna().any().any()
     # one confusion matrix at a time, its rows naming their number of test songs
     assert app.selectbox(key="compare_confusion_model").value in {"mlp", "cnn", "yamnet"}
+    app.selectbox(key="compare_confusion_model").set_value("ensemble").run()
+    assert not app.exception and "Ensemble: true genre" in app.get("plotly_chart")[1].proto.spec
+    app.multiselect(key="compare_models").set_value(["cnn", "yamnet"]).run()  # unpicked
+    assert "Ensemble" not in set(app.dataframe[0].value["model"])
     app.radio(key="compare_level").set_value("segment").run()
     assert not app.exception
 
