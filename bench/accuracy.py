@@ -151,25 +151,22 @@ def excerpts(folds: int, grouping: str, *, scratch: bool = True) -> dict[str, ob
     recordings = tempfile.TemporaryDirectory(prefix="genrelab-bench-conditions-")
     copies = write_condition_copies(data, FIT_CONDITIONS, recordings.name)
 
-    last_mlp: dict[tuple[bytes, ...], GenreModel] = {}  # the last split's MLP, by its sides
+    last_mlp: list[tuple[Split, GenreModel]] = []  # the last split (the object) and its MLP
 
     def fit_members(split: Split, kept: Mapping[str, Dataset],
                     like: dict[str, GenreModel] | None = None) -> dict[str, GenreModel]:
         """The three members on ``split``: the heads on every copy in ``kept`` (a subset of
         ``copies``), the MLP on the clean excerpts. The MLP hears no copy, so one fit per
-        split serves every ``kept``: out-of-fold predictions ask for the same inner split once
-        per recording in a row, and that MLP never trained on any of them."""
+        split serves every ``kept``: out-of-fold predictions ask for the same inner split (the
+        same object) once per recording in a row, and that MLP never trained on any of them."""
         models: dict[str, GenreModel] = {}
         for n, m in ensemble_members(like=like, fine_tune=fine_tune).items():
             if n in heads:
                 models[n] = fit_on_recordings(m, data, split, kept, cache=cache)
                 continue
-            key = tuple(np.asarray(side, dtype=np.int64).tobytes()
-                        for side in (split.train, split.valid, split.test))
-            if key not in last_mlp:
-                last_mlp.clear()
-                last_mlp[key] = m.fit(data, split, cache=cache)
-            models[n] = last_mlp[key]
+            if not last_mlp or last_mlp[0][0] is not split:
+                last_mlp[:] = [(split, m.fit(data, split, cache=cache))]
+            models[n] = last_mlp[0][1]
         return models
 
     scores: dict[str, list[Any]] = {k: [] for k in (
