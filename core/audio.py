@@ -104,11 +104,18 @@ def load_audio(
 
     label = describe_source(source, name)
     if isinstance(source, str | Path):
-        check_extension(str(source))
         path = Path(source)
-        if not path.is_file():
-            raise AudioError(f"{label}: no such file.", reason="missing")
-        if path.stat().st_size == 0:
+        try:
+            if path.is_dir():
+                raise AudioError(f"{label}: is a folder, not an audio file.", reason="missing")
+            check_extension(str(source))
+            if not path.is_file():
+                raise AudioError(f"{label}: no such file.", reason="missing")
+            size = path.stat().st_size
+        except OSError as exc:  # e.g. a name too long for the file system, no permission
+            raise AudioError(f"{label}: cannot open it ({exc.strerror or exc}).",
+                             reason="missing") from exc
+        if size == 0:
             raise AudioError(f"{label}: the file is empty (0 bytes).", reason="empty")
         handle: str | BinaryIO = str(path)
     elif isinstance(source, bytes | bytearray | memoryview):
@@ -136,6 +143,10 @@ def load_audio(
             reason="too-short",
         )
     if float(np.max(np.abs(y))) < SILENCE_PEAK:
+        if float(np.max(np.abs(data))) >= SILENCE_PEAK:  # e.g. one channel the other inverted
+            raise AudioError(f"{label}: its channels cancel out when mixed to mono (one is the "
+                             "other inverted?); GenreLab hears the mono mix, which is silent.",
+                             reason="silent")
         raise AudioError(f"{label}: the audio is silent.", reason="silent")
     return np.ascontiguousarray(y, dtype=np.float32)
 
@@ -159,8 +170,8 @@ def _decode(
             if max_duration is not None and frames > max_duration * native_sr:
                 raise AudioError(
                     f"{label}: {frames / native_sr / 60:.1f} minutes of audio is longer than the "
-                    f"limit of {max_duration / 60:g} minutes; pass a shorter duration or raise "
-                    "the limit.",
+                    f"limit of {max_duration / 60:g} minutes; classify part of it instead (a "
+                    "shorter cut, or `python -m core tag --max-seconds N` for a library).",
                     reason="too-long",
                 )
             if start:

@@ -24,12 +24,13 @@ import pandas as pd
 from core.atomic import atomic_path, write_text_atomic
 from core.cache import FeatureCache
 from core.datasets import LAYOUTS, load_dataset
-from core.errors import GenreLabError
+from core.errors import GenreLabError, ParameterError
 from core.extract import extract_many
 from core.features import FEATURE_KINDS, SUMMARY_COLUMNS, FeatureParams, segment_lengths
 from core.splits import SPLIT_STRATEGIES, make_split
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2  # argparse's own code for a bad argument
 
 
 def _add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +55,17 @@ def _add_peak_normalize_arg(parser: argparse.ArgumentParser) -> None:
                              "fills its cache)")
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
 def _segment_name(filename: str, index: int) -> str:
     """``blues.00000.wav``, 3 -> ``blues.00000.3.wav`` (the Kaggle 3-second table's naming)."""
     stem, dot, ext = filename.rpartition(".")
@@ -64,8 +76,10 @@ def cmd_features(args: argparse.Namespace) -> int:
     params = FeatureParams(kind=args.kind, segment_seconds=args.segment,
                            hop_seconds=args.hop, peak_normalize=args.peak_normalize)
     if args.format == "csv" and args.kind != "summary":
-        raise GenreLabError(f"--format csv holds summary features only; use --format npz for "
+        raise ParameterError(f"--format csv holds summary features only; use --format npz for "
                             f"{args.kind}")
+    if args.output and Path(args.output).is_dir():
+        raise ParameterError(f"-o {args.output}: a folder is there; give a file name")
     cache = None if args.no_cache else FeatureCache()
     result = extract_many(args.files, params, cache=cache, n_jobs=args.jobs,
                           progress=not args.quiet and len(args.files) > 1)
@@ -94,7 +108,9 @@ def cmd_features(args: argparse.Namespace) -> int:
                   for k, i in enumerate(ok)}
         with atomic_path(output, suffix=".npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, params=json.dumps(params.to_dict()), **arrays)
-        print(f"wrote {len(arrays)} feature arrays ({args.kind}) to {output}", file=sys.stderr)
+        print(f"wrote {len(arrays)} feature arrays ({args.kind}) to {output}"
+              + (f": {len(result.errors)} of {len(args.files)} files failed (above) and are not "
+                 "in it" if result.errors else ""), file=sys.stderr)
     return EXIT_ERROR if result.errors else 0
 
 
@@ -170,9 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("features", help="compute features of audio files (summary CSV or npz)")
     p.add_argument("--kind", choices=FEATURE_KINDS, default="summary",
                    help="summary = the 57 GTZAN table columns; logmel; mfcc")
-    p.add_argument("--segment", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--segment", type=positive_float, default=None, metavar="SECONDS",
                    help="cut each file into windows of this length (default: whole file)")
-    p.add_argument("--hop", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--hop", type=positive_float, default=None, metavar="SECONDS",
                    help="window hop (default: the window length)")
     p.add_argument("--format", choices=("csv", "npz"), default="csv")
     p.add_argument("--output", "-o", default=None,
@@ -197,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extract", help="extract features of a whole dataset into the cache")
     _add_data_args(p)
     p.add_argument("--kind", choices=FEATURE_KINDS, default="summary")
-    p.add_argument("--segment", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--segment", type=positive_float, default=None, metavar="SECONDS")
     p.add_argument("--jobs", "-j", type=int, default=0, help="worker processes (0 = all cores)")
     _add_peak_normalize_arg(p)
     p.set_defaults(func=cmd_extract)
@@ -269,8 +285,15 @@ def _run(args: argparse.Namespace) -> int:
                 for warning in caught:
                     if issubclass(warning.category, UserWarning):
                         print(f"warning: {warning.message}", file=sys.stderr)
+    except ParameterError as exc:  # a value the parser let through that cannot be used
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except GenreLabError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # the file system refused: a name too long, a folder, no permission
+        where = exc.filename if exc.filename is not None else ""
+        print(f"error: {where + ': ' if where else ''}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -45,7 +45,8 @@ def _headline(metrics: dict[str, Any]) -> str:
                          + (f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else "")
                          + f", macro-F1 {m['macro_f1']:.3f}"
                          + (f", ECE {ece:.3f}" if ece is not None else "")
-                         + (f" (a perfectly calibrated model: {noise:.3f})"
+                         + (f" (a perfectly calibrated model would show {noise:.3f} on "
+                            "these tracks)"
                             if ece is not None and noise is not None else "")
                          + (f", ROC-AUC {auc:.3f}" if auc is not None else ""))
     return "; ".join(parts)
@@ -64,6 +65,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         from core.encoders.vgg import check_weights_file
 
         check_weights_file(weights)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():  # refused before hours of training, not after
+        raise ParameterError(f"--out {out}: a file is there; give a folder for the model set")
     fine_tune = bool(getattr(args, "fine_tune", False))
     if fine_tune and "cnn" not in families:
         raise ParameterError("--fine-tune (musicnn's back-end) applies to the cnn family only; "
@@ -104,7 +108,11 @@ def _train_families(args: argparse.Namespace, families: list[str], dataset: Any,
 
         record_training_tracks(Path(args.out) / family, dataset, split)  # for later evaluations
         print(f"{model.display_name} -> {Path(args.out) / family}: {_headline(model.metrics_)} "
-              f"({model.info_['epochs_run']} epochs, {model.info_['train_seconds']:.1f} s)")
+              f"({_epochs(model.info_['epochs_run'])}, {model.info_['train_seconds']:.1f} s)")
+        if skipped := model.info_.get("skipped_tracks"):
+            print(f"warning: {family}: {skipped} file{'s' if skipped != 1 else ''} could not be "
+                  "read and did not take part (e.g. "
+                  + "; ".join(model.info_.get("skipped_examples") or []) + ")", file=sys.stderr)
         if "zero_shot" in model.metrics_:
             print(f"YAMNet zero-shot: {_headline(model.metrics_['zero_shot'])}")
         elif "zero_shot" in model.info_:
@@ -119,6 +127,7 @@ def _train_families(args: argparse.Namespace, families: list[str], dataset: Any,
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.predict import load_models
+    from core.provenance import held_out_notice, held_out_rows
     from core.splits import make_split
     from core.train import evaluate_model
 
@@ -130,21 +139,47 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.split:
         rows = make_split(dataset, args.split, seed=args.seed, fold=args.fold).test
     report: dict[str, Any] = {"data": str(args.data), "split": args.split or "all",
-                              "models": {}, "errors": dict(loaded.errors)}
+                              "models": {}, "errors": dict(loaded.errors), "warnings": {}}
+    cache = FeatureCache()
     for name, model in loaded.models.items():
+        # Never count a track the model trained on as unseen (its trained_tracks.json).
+        held = held_out_rows(dataset.manifest, model_dir=loaded.folders.get(name),
+                             metrics=model.metrics_, rows=rows)
+        if notice := held_out_notice(held, name, dataset.name):
+            report["warnings"][name] = notice
+        if not len(held.rows):
+            report["errors"][name] = (f"it trained on all {held.excluded} of these tracks of "
+                                      f"{dataset.name}; nothing is left to test it on")
+            continue
         try:
-            report["models"][name] = evaluate_model(model, dataset, rows, cache=FeatureCache(),
-                                                    n_jobs=args.jobs)
+            metrics = evaluate_model(model, dataset, held.rows, cache=cache, n_jobs=args.jobs)
         except GenreLabError as exc:
             report["errors"][name] = str(exc)
+            continue
+        report["models"][name] = {**metrics, "left_out_trained_tracks": held.excluded}
     if args.format == "json":
         print(json.dumps(report, indent=2))
     else:
         for name, metrics in report["models"].items():
-            print(f"{name}: {_headline(metrics)}")
+            print(f"{name}: {_headline(metrics)}; {_counts(metrics)}")
+        for name, message in report["warnings"].items():
+            print(f"warning: {name}: {message}", file=sys.stderr)
         for name, message in report["errors"].items():
             print(f"error: {name}: {message}", file=sys.stderr)
     return 1 if report["errors"] and not report["models"] else 0
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' if n != 1 else ''}"
+
+
+def _counts(metrics: dict[str, Any]) -> str:
+    """How many tracks an evaluation counted, and what it could not use."""
+    n = (metrics.get("track") or {}).get("n")
+    text = f"{n} tracks" if n is not None else "tracks: unknown"
+    if skipped := metrics.get("skipped_tracks"):
+        text += f" ({skipped} unreadable, left out)"
+    return text
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -194,6 +229,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                       and n + ZERO_SHOT_MEMBER in loaded.ensemble.models]
             ens = result["ensemble"]
             tail = f" | ensemble={ens['verdict']} ({ens['confidence']:.2f})" if ens else ""
+            if ens and loaded.ensemble and ens.get("method") != "stacked":  # a member is missing
+                tail += " [geometric mean: the fitted ensemble needs every model]"
             print(f"{Path(result['file']).name}: " + ", ".join(cells) + tail)
             for name, found in result.get("explanations", {}).items():
                 for explanation in found:
@@ -219,7 +256,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"comma-separated, any of: {','.join(FAMILIES)} (default: mlp,cnn,yamnet)")
     split_args(p, "random")
     handle_arg(p)
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default per family)")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="maximum epochs (default per family)")
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="vgg only: a local keras.applications VGG16/ResNet50 ImageNet weights file "
                         "(include_top=False; nothing is downloaded) instead of the shipped MSD VGG")

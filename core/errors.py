@@ -24,7 +24,7 @@ class AudioError(GenreLabError):
         What is wrong, in words a user understands.
     reason : str
         A short machine-readable tag: ``"not-audio"``, ``"corrupt"``, ``"empty"``, ``"silent"``,
-        ``"too-short"``, ``"too-long"``, ``"non-finite"``, ``"unsupported"``.
+        ``"too-short"``, ``"too-long"``, ``"non-finite"``, ``"unsupported"``, ``"missing"``.
     """
 
     def __init__(self, message: str, *, reason: str) -> None:

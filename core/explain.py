@@ -268,10 +268,13 @@ def explain_cnn(model: Any, y: np.ndarray, sr: int, *, genre: str | None = None,
             batch.append(masked)
     proba = predict(np.stack(batch).astype(np.float32))[:, g].reshape(len(chosen), -1)
     items = []
+    duration = len(y) / sr  # a clip shorter than a patch is padded: no region past its end
     for row, s in zip(proba, chosen, strict=True):
         for (t0, t1, f0, f1), p in zip(blocks, row[1:], strict=True):
+            if starts[s] + t0 * frame_s >= duration:
+                continue
             items.append({"segment": int(s), "start_s": float(starts[s] + t0 * frame_s),
-                          "end_s": float(starts[s] + t1 * frame_s),
+                          "end_s": float(min(starts[s] + t1 * frame_s, duration)),
                           "low_hz": float(freqs[f0]), "high_hz": float(freqs[f1 + 1]),
                           "drop": float(row[0] - p)})
     items.sort(key=lambda item: item["drop"], reverse=True)

@@ -632,8 +632,7 @@ def leaky_segment_score(model: Any, dataset: Any, *, seed: int = 0, cache: Any =
         model = make_model(model, seed=seed)
     if not isinstance(model, GenreModel):
         raise ParameterError(f"model must be a GenreModel or a family name, got {model!r}")
-    if model.needs_audio and not dataset.manifest["path"].astype(bool).any():
-        raise ModelError(f"{model.display_name} needs audio; {dataset.name} has none")
+    model.check_can_read(dataset)
     rows = model.featurize_dataset(dataset, cache=cache, n_jobs=n_jobs, progress=verbose)
     song = dataset.manifest["track_id"].astype(str).to_numpy()[rows.track]
     songs, per_song = np.unique(song, return_counts=True)

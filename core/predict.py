@@ -42,6 +42,8 @@ class ModelSet:
     models: dict[str, GenreModel] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     ensemble: Ensemble | None = None
+    #: Each loaded model's folder (its ``trained_tracks.json`` says what it trained on).
+    folders: dict[str, Path] = field(default_factory=dict)
 
 
 def load_models(directory: str | os.PathLike[str] | None = None, *,
@@ -63,6 +65,7 @@ def load_models(directory: str | os.PathLike[str] | None = None, *,
     for folder in folders:
         try:
             found.models[folder.name] = load_model(folder, yamnet_handle=yamnet_handle)
+            found.folders[folder.name] = folder
         except ModelError as exc:
             found.errors[folder.name] = str(exc)
     order = {name: i for i, name in enumerate(FAMILY_ORDER)}

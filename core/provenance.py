@@ -28,8 +28,8 @@ from core.atomic import write_text_atomic
 TRAINED_TRACKS = "trained_tracks.json"
 TrackKey = tuple[str, str]
 
-__all__ = ["TRAINED_TRACKS", "HeldOut", "held_out_rows", "record_training_tracks",
-           "test_keys", "track_key", "trained_keys"]
+__all__ = ["TRAINED_TRACKS", "HeldOut", "held_out_notice", "held_out_rows",
+           "record_training_tracks", "test_keys", "track_key", "trained_keys"]
 
 
 def track_key(label: str, track_id: str = "", path: str = "") -> TrackKey:
@@ -131,6 +131,37 @@ def held_out_rows(manifest: pd.DataFrame, *, model_dir: str | os.PathLike[str] |
         keep = np.array([k in held for k in keys], dtype=bool)
         return HeldOut(candidates[keep], "own test tracks", int((~keep).sum()))
     return HeldOut(candidates, "unknown", 0)
+
+
+def held_out_notice(held: HeldOut, name: str, dataset_name: str) -> str | None:
+    """What a user must be told beside ``name``'s evaluation on ``held.rows`` (None: nothing).
+
+    Parameters
+    ----------
+    held : HeldOut
+        From :func:`held_out_rows`.
+    name : str
+        The model, as the user knows it.
+    dataset_name : str
+        The dataset evaluated on.
+
+    Returns
+    -------
+    str or None
+        Tracks left out because ``name`` trained on them (or may have), or a warning that
+        nothing tells which tracks it trained on, so its figures may be too good.
+    """
+    total = len(held.rows) + held.excluded
+    if held.known == "unknown":
+        return (f"cannot tell which of these {total} tracks {name} trained on (its folder "
+                "records no training tracks and none of them is among its saved test tracks); "
+                "if this dataset overlaps its training data, its numbers are too good")
+    if not held.excluded:
+        return None
+    how = ("its recorded training tracks" if held.known == "recorded"
+           else "not among its saved test tracks, so possibly trained on")
+    return (f"{held.excluded} of {total} tracks of {dataset_name} left out ({how}); "
+            f"tested on the other {len(held.rows)}")
 
 
 def signature(metrics: Mapping[str, Any], split_name: str = "") -> frozenset[Any]:

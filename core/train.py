@@ -230,6 +230,7 @@ def track_tables(models: Mapping[str, GenreModel], side: str = "test"
 def _predict_subset(model: GenreModel, dataset: Dataset, rows: np.ndarray | None, *,
                     cache: FeatureCache | None, n_jobs: int = 1) -> tuple[Dataset, Rows, np.ndarray]:
     """The manifest ``rows`` (default: all), their input rows, and ``model``'s probabilities."""
+    model.check_can_read(dataset)
     subset = dataset if rows is None else dataset.subset(rows)
     features = model.featurize_dataset(subset, cache=cache, n_jobs=n_jobs, progress=False)
     return subset, features, model.predict_rows(features.X)

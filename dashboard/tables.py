@@ -223,7 +223,7 @@ def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, spl
     from core.cache import FeatureCache
     from core.datasets import load_dataset
     from core.errors import GenreLabError
-    from core.provenance import held_out_rows, track_key
+    from core.provenance import held_out_notice, held_out_rows, track_key
     from core.registry import load_model
     from core.splits import make_split
     from core.train import evaluate_model
@@ -245,16 +245,8 @@ def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, spl
             out["errors"][name] = (f"it trained on all {total} of these tracks of {dataset.name}; "
                                    "nothing is left to test it on")
             continue
-        if held.known == "unknown":
-            out["warnings"][name] = (
-                f"cannot tell which of these {total} tracks {name} trained on (its folder "
-                "records no training tracks and none of them is among its saved test tracks); "
-                "if this dataset overlaps its training data, its numbers are too good")
-        elif held.excluded:
-            how = ("its recorded training tracks" if held.known == "recorded"
-                   else "not among its saved test tracks, so possibly trained on")
-            out["warnings"][name] = (f"{held.excluded} of {total} tracks left out ({how}); "
-                                     f"tested on the other {len(held.rows)}")
+        if notice := held_out_notice(held, name, dataset.name):
+            out["warnings"][name] = notice
         try:
             model = load_model(entry["folder"], yamnet_handle=yamnet_handle)
             out["metrics"][name] = evaluate_model(model, dataset, held.rows, cache=FeatureCache())

@@ -119,7 +119,7 @@ def test_fine_tuning_starts_where_the_linear_probe_ends(tiny):
 
 
 def test_fine_tuning_is_asked_for_the_cnn_only(tmp_path, capsys):
-    from core.cli import EXIT_ERROR, main
+    from core.cli import EXIT_USAGE, main
     from core.train import make_model
 
     assert make_model("cnn", fine_tune=True).fine_tune
@@ -127,7 +127,7 @@ def test_fine_tuning_is_asked_for_the_cnn_only(tmp_path, capsys):
         make_model("mlp", fine_tune=True)
     code = main(["train", "--data", str(tmp_path), "--layout", "folders", "--models", "mlp",
                  "--fine-tune", "--out", str(tmp_path / "out")])
-    assert code == EXIT_ERROR
+    assert code == EXIT_USAGE  # arguments that cannot go together
     assert "--fine-tune (musicnn's back-end) applies to the cnn family only" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

@@ -70,7 +70,7 @@ def test_peak_normalize_option_and_the_cnn_cache(tmp_path, capsys):
         assert json.loads(str(data["params"]))["peak_normalize"] is True
         # equal up to 16-bit quantisation of the quieter file (20 dB apart without the option)
         np.testing.assert_allclose(data["1:b.wav"], data["0:a.wav"], atol=1.0)
-    assert main(["features", "--peak-normalize", str(loud)]) == 1
+    assert main(["features", "--peak-normalize", str(loud)]) == 2  # a usage error
     assert "peak_normalize applies to logmel and mfcc" in capsys.readouterr().err
     # The documented way to pre-fill the from-scratch mel-CNN's cache fills the entries it reads.
     write(tmp_path / "d" / "rock" / "r.wav", y, 22050)
@@ -95,9 +95,26 @@ def test_errors_exit_nonzero_with_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_outputs_in_the_way_are_refused_before_any_work(tmp_path, capsys):
+    a = write(tmp_path / "a.wav", genre_like(1, 2.0), 22050)
+    (tmp_path / "folder").mkdir()
+    assert main(["features", "-o", str(tmp_path / "folder"), str(a)]) == 2  # a usage error
+    assert "a folder is there; give a file name" in capsys.readouterr().err
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--layout", "folders",
+                 "--out", str(taken)]) == 2  # refused before the data is even read
+    assert "a file is there; give a folder" in capsys.readouterr().err
+    assert taken.read_text() == "mine"
+    long_name = tmp_path / ("x" * 300)  # the file system refuses the name: one line, no trace
+    assert main(["dataset", "--data", str(long_name), "--layout", "folders"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "File name too long" in err and "Traceback" not in err
+
+
 def test_csv_for_sequences_is_refused(tmp_path, capsys):
     a = write(tmp_path / "a.wav", genre_like(1, 2.0), 22050)
-    assert main(["features", "--kind", "logmel", "--format", "csv", str(a)]) == 1
+    assert main(["features", "--kind", "logmel", "--format", "csv", str(a)]) == 2
     assert "use --format npz" in capsys.readouterr().err
 
 
@@ -157,8 +174,13 @@ def test_train_evaluate_predict_in_the_documented_forms(tmp_path, capsys):
                  "folders", "--yamnet-handle", standin, "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report["models"]) == {"mlp", "cnn", "yamnet"} and not report["errors"]
-    for metrics in report["models"].values():
-        assert metrics["track"]["n"] == 18 and 0 <= metrics["track"]["accuracy"] <= 1
+    # The tracks each model trained on (its trained_tracks.json) are left out, and said so
+    trained = json.loads((out / "mlp" / "trained_tracks.json").read_text())["tracks"]
+    assert 0 < len(trained) < 18 and all(t["label"] in {"low", "mid", "high"} for t in trained)
+    for name, metrics in report["models"].items():
+        assert metrics["track"]["n"] == 18 - len(trained) and 0 <= metrics["track"]["accuracy"] <= 1
+        assert metrics["left_out_trained_tracks"] == len(trained)
+        assert report["warnings"][name].startswith(f"{len(trained)} of 18 tracks of ")
 
     clips = [write(tmp_path / f"song{i}.wav", genre_like(2 * i, 5.0, seed=99 + i), 22050)
              for i in range(2)]
@@ -173,10 +195,6 @@ def test_train_evaluate_predict_in_the_documented_forms(tmp_path, capsys):
             assert entry["genre"] == max(entry["probabilities"], key=entry["probabilities"].get)
             assert sum(entry["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
 
-    # The training tracks are recorded, so a later evaluation can leave them out
-    trained = json.loads((out / "mlp" / "trained_tracks.json").read_text())["tracks"]
-    assert 0 < len(trained) < 18 and all(t["label"] in {"low", "mid", "high"} for t in trained)
-
     assert main(["-q", "predict", "--models", str(out), "--yamnet-handle", standin, "--format",
                  "json", "--explain", str(clips[0])]) == 0
     explained = json.loads(capsys.readouterr().out)["explanations"]
@@ -188,5 +206,9 @@ def test_train_evaluate_predict_in_the_documented_forms(tmp_path, capsys):
 
     with pytest.raises(SystemExit) as refused:
         main(["train", "--data", str(data), "--layout", "folders", "--members", "0",
+              "--out", str(out)])
+    assert refused.value.code == 2 and "at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["train", "--data", str(data), "--layout", "folders", "--epochs", "0",
               "--out", str(out)])
     assert refused.value.code == 2 and "at least 1" in capsys.readouterr().err

@@ -83,3 +83,18 @@ def test_a_zero_shot_member_has_its_own_name_colour_and_push():
     order = np.argsort(combined)[::-1]
     assert sum(i["contribution"] for i in explained.items) == pytest.approx(
         np.log(combined[order[0]] / combined[order[1]]))
+
+
+def test_regions_of_a_clip_shorter_than_a_patch_lie_within_it():
+    """musicnn repeat-pads a short clip to one 3-s patch: no region may point past its end."""
+    from core.explain import explain_cnn
+    from core.predict import BUNDLED_MODELS
+    from core.registry import load_model
+    from core.synth import genre_like
+
+    model = load_model(BUNDLED_MODELS / "cnn")
+    y = genre_like(2, 0.6, seed=3)
+    explained = explain_cnn(model, y, 22050)
+    assert explained.items, explained.summary
+    assert all(0 <= i["start_s"] < i["end_s"] <= 0.6 + 1e-9 for i in explained.items)
+    assert "2.5-3.0 s" not in explained.summary

@@ -59,6 +59,19 @@ def test_digital_silence(tmp_path):
     _expect(path, "silent", "silent")
 
 
+def test_channels_that_cancel_out_are_named(tmp_path):
+    y = tone(seconds=2.0)
+    path = tmp_path / "anti.wav"
+    sf.write(path, np.stack([y, -y], axis=1), 22050)
+    _expect(path, "silent", "channels cancel out when mixed to mono")
+
+
+def test_a_folder_or_an_unopenable_name_is_said_so(tmp_path):
+    (tmp_path / "album").mkdir()
+    _expect(tmp_path / "album", "missing", "is a folder, not an audio file")
+    _expect(tmp_path / ("x" * 300 + ".wav"), "missing", "cannot open it")  # name too long
+
+
 def test_too_short(tmp_path):
     path = write(tmp_path / "blip.wav", tone(seconds=0.2), 22050)
     _expect(path, "too-short", r"0\.20 s .* minimum of 0\.5 s")

@@ -124,7 +124,7 @@ def test_tag_a_library_then_resume_rename_and_export(models_dir, tmp_path, capsy
     args = ["-q", "tag", str(lib), "--out", str(db), "--models", str(models_dir)]
     assert main([*args, "--format", "parquet"]) == 0
     out = capsys.readouterr().out
-    assert "tagged 5 songs (2 failed)" in out, out
+    assert "tagged 5 songs; 2 more failed (reasons below), in " in out, out
     assert "8 audio files (1 duplicate of other files), 2 other files" in out
     assert "failed by reason: corrupt 1, too-short 1" in out
 
@@ -171,9 +171,10 @@ def test_tag_a_library_then_resume_rename_and_export(models_dir, tmp_path, capsy
 
     # Another analysis is another prediction; failures are retried only when asked.
     assert main([*args, "--windows", "1"]) == 0
-    assert "tagged 5 songs (2 failed)" in capsys.readouterr().out
+    assert "tagged 5 songs; 2 more failed" in capsys.readouterr().out
     assert main([*args, "--windows", "1", "--retry-failed"]) == 0
-    assert "tagged 0 songs (2 failed)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "tagged 0 songs; 2 more failed (reasons below)\n" in out, out  # no rates of nothing
     assert set(library_rows(db)["analysis"].dropna()) == {"windows-1x3s"}
 
 
@@ -182,16 +183,17 @@ def test_bad_input_gives_one_error_line_and_exit_codes(models_dir, tmp_path, cap
     db = tmp_path / "t.duckdb"
     cases = [
         (["tag", str(tmp_path / "nowhere"), "--out", str(db), "--models", str(models_dir)],
-         "no such folder"),
+         "no such folder", 1),
         (["tag", str(lib), "--out", str(db), "--models", str(tmp_path / "none")],
-         "model folder not found"),
-        (["tag", str(lib), "--out", str(db), "--dry-run"], "--dry-run and --comment go with"),
-        (["tag", "--out", str(db)], "give one or more LIBRARY"),
+         "model folder not found", 1),
+        # arguments that cannot go together: a usage error, argparse's code
+        (["tag", str(lib), "--out", str(db), "--dry-run"], "--dry-run and --comment go with", 2),
+        (["tag", "--out", str(db)], "give one or more LIBRARY", 2),
         (["tag", str(lib), "--out", str(lib / "notes.txt"), "--models", str(models_dir)],
-         "not a tagging database"),
+         "not a tagging database", 1),
     ]
-    for argv, message in cases:
-        assert main(argv) == 1, argv
+    for argv, message, code in cases:
+        assert main(argv) == code, argv
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and "Traceback" not in err, err
     foreign = tmp_path / "other.duckdb"
@@ -294,8 +296,18 @@ def test_a_second_run_on_the_same_database_is_refused(models_dir, tmp_path, caps
     finally:
         child.kill()
         child.wait()
-    with RunLock(db):  # released when its holder dies, even by SIGKILL
+    lock = Path(f"{db.resolve()}.lock")
+    assert lock.is_file()  # a SIGKILLed holder cannot remove it...
+    with RunLock(db):  # ...but the kernel released its lock when it died
         pass
+    assert not lock.exists()  # a run that ends removes its lock file
+
+
+def test_undo_on_a_mistyped_database_leaves_nothing_behind(tmp_path, capsys):
+    db = tmp_path / "lib.duckdb"
+    assert main(["tag", "--undo", "--out", str(db)]) == 1
+    assert "error: no tagging database at" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no new database, no lock file
 
 
 # ---------------------------------------------------------------- engines agree

@@ -273,7 +273,7 @@ def test_bad_weights_files_are_refused_clearly(tmp_path, capsys) -> None:
         make_model("mlp", weights=tmp_path / "garbage.h5")
 
     args = ["train", "--data", str(tmp_path), "--layout", "folders", "--out", str(tmp_path / "o")]
-    assert main([*args, "--models", "mlp", "--weights", str(tmp_path / "garbage.h5")]) == 1
+    assert main([*args, "--models", "mlp", "--weights", str(tmp_path / "garbage.h5")]) == 2
     assert "applies to the vgg family only" in capsys.readouterr().err
     assert main([*args, "--models", "vgg", "--weights", str(tmp_path / "nope.h5")]) == 1
     assert "ImageNet weights file not found" in capsys.readouterr().err

@@ -493,8 +493,10 @@ class RunLock:
             self._held[key][1] += 1
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")  # held open (and locked) for the lock's lifetime
-        if fcntl is not None:
+        while True:
+            fh = open(self.path, "a+")  # held open (and locked) for the lock's lifetime
+            if fcntl is None:
+                break
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -505,6 +507,9 @@ class RunLock:
                     f"{self.database} is in use by another `tag` run ({holder}); wait for it to "
                     "finish or stop it, then run again (a new run resumes where it stopped)"
                 ) from None
+            if self._still_named(fh):
+                break
+            fh.close()  # its holder removed that file as it finished: lock the new one
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()} on {socket.gethostname()}, {self.purpose} since "
@@ -523,6 +528,17 @@ class RunLock:
             return
         fh = self._held.pop(key)[0]
         with contextlib.suppress(OSError):
-            fh.seek(0)
-            fh.truncate()
+            if fcntl is not None:  # removed while still held: no run leaves a lock file behind
+                self.path.unlink()
+            else:
+                fh.seek(0)
+                fh.truncate()
         fh.close()  # closing releases the lock
+
+    def _still_named(self, fh: Any) -> bool:
+        """Whether the locked file is still the one at :attr:`path` (a run that finished in
+        between removed it, and a third may have made a new one)."""
+        try:
+            return os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino
+        except OSError:
+            return False

@@ -115,16 +115,17 @@ class TagSummary:
         if self.done:
             fails = sum(self.failed.values())
             out.append(f"tagged {self.tagged} song{'s' if self.tagged != 1 else ''}"
-                       + (f" ({fails} failed)" if fails else "")
-                       + f" in {self.tag_seconds:.1f} s: {self.songs_per_second:.2f} songs/s, "
-                       f"{self.realtime_factor:.0f}x real time on {self.workers} "
-                       f"{self.engine} worker{'s' if self.workers != 1 else ''}"
+                       + (f"; {fails} more failed (reasons below)" if fails else "")
+                       + (f", in {self.tag_seconds:.1f} s: {self.songs_per_second:.2f} songs/s, "
+                          f"{self.realtime_factor:.0f}x real time on {self.workers} "
+                          f"{self.engine} worker{'s' if self.workers != 1 else ''}"
+                          if self.tagged else "")
                        + (f" (analysed {self.analysed_seconds / max(self.audio_seconds, 1e-9):.0%}"
-                          " of the audio)" if self.analysis != "whole" else ""))
+                          " of the audio)" if self.analysis != "whole" and self.tagged else ""))
         else:
             out.append("nothing new to tag")
         other = ", ".join(f"{ext or 'no extension'} {n}" for ext, n in walk.other.most_common(6))
-        out.append(f"library: {len(walk.audio)} audio files"
+        out.append(f"library: {len(walk.audio)} audio file{'s' if len(walk.audio) != 1 else ''}"
                    + (f" ({self.duplicates} duplicate{'s' if self.duplicates != 1 else ''} of "
                       "other files)" if self.duplicates else "")
                    + f", {walk.n_other} other file{'s' if walk.n_other != 1 else ''}"
@@ -340,8 +341,9 @@ class TagWriteSummary:
                f"in {self.files_changed} file{'s' if self.files_changed != 1 else ''}"
                + (f", {self.unchanged} already up to date" if self.unchanged else "")]
         if self.skipped:
-            out.append("tags: left alone: " + ", ".join(f"{reason} {n}" for reason, n in
-                                                       self.skipped.most_common()))
+            out.append("tags: left alone: " + ", ".join(
+                f"{n} file{'s' if n != 1 else ''} ({reason})"
+                for reason, n in self.skipped.most_common()))
         out += [f"tags: failed: {message}" for message in self.failures]
         return out
 
@@ -393,6 +395,8 @@ def write_tags(database: str | os.PathLike[str], *, roots: Sequence[str] | None 
     TagWriteSummary
     """
     store = TagStore(Path(database))
+    if not store.path.is_file():
+        raise LibraryError(f"no tagging database at {store.path} (tag the library first)")
     summary = TagWriteSummary(dry_run=dry_run)
     with RunLock(store.path, purpose="writing tags"):
         with store.connect() as con:
@@ -486,6 +490,8 @@ def undo_tags(database: str | os.PathLike[str], *, dry_run: bool = False,
     import json
 
     store = TagStore(Path(database))
+    if not store.path.is_file():  # before the lock, so a mistyped name leaves nothing behind
+        raise LibraryError(f"no tagging database at {store.path} (nothing to undo)")
     summary = TagWriteSummary(dry_run=dry_run)
     with RunLock(store.path, purpose="undoing tags"):
         with store.connect() as con:

@@ -206,6 +206,19 @@ class GenreModel(ABC):
         """
         return X, labels
 
+    def check_can_read(self, dataset: Dataset) -> None:
+        """Refuse a dataset this family cannot read: a feature table (no audio) for a family
+        that needs audio.
+
+        Raises
+        ------
+        ModelError
+        """
+        if self.needs_audio and not dataset.manifest["path"].astype(bool).any():
+            raise ModelError(f"{self.display_name} needs audio; {dataset.name} is a feature table "
+                             "with none (a feature table serves the summary-feature families "
+                             "only: mlp, logreg, boosting)")
+
     # ----------------------------------------------------------------- training
     def fit(self, dataset: Dataset, split: Split, *, cache: FeatureCache | None = None,
             n_jobs: int = 1, progress: Progress | None = None, verbose: bool = False
@@ -217,9 +230,7 @@ class GenreModel(ABC):
         ModelError
             The dataset has no audio for a family that needs it, or too little usable data.
         """
-        if self.needs_audio and not dataset.manifest["path"].astype(bool).any():
-            raise ModelError(f"{self.display_name} needs audio; {dataset.name} has none "
-                             "(a feature table trains the MFCC-MLP only)")
+        self.check_can_read(dataset)
         try:
             return self._fit(dataset, split, cache=cache, n_jobs=n_jobs, progress=progress,
                              verbose=verbose)
@@ -309,6 +320,7 @@ class GenreModel(ABC):
                                              for k, v in sides.items()}},
             "segments": {k: int(v.sum()) for k, v in sides.items()},
             "skipped_tracks": len(rows.errors),
+            "skipped_examples": [rows.errors[k] for k in sorted(rows.errors)[:3]],
             "featurize_seconds": featurize_s,
             "train_seconds": train_s,
             "epochs_run": len(self.history_.get("loss", [])),
