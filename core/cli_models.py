@@ -190,13 +190,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.predict import load_models, predict_waveform
 
     loaded = load_models(args.models, yamnet_handle=args.yamnet_handle)
+    if not loaded.models:  # one line saying why
+        raise ModelError("; ".join(loaded.errors.values()) or "no usable models"
+                         + (f" in {args.models}" if args.models else ""))
     for name, message in loaded.errors.items():
         print(f"warning: model {name} unavailable: {message}", file=sys.stderr)
     for name, model in loaded.models.items():
         for message in model.warnings_:
             print(f"warning: model {name}: {message}", file=sys.stderr)
-    if not loaded.models:
-        raise ModelError("no usable models" + (f" in {args.models}" if args.models else ""))
     results, failures = [], 0
     for file in args.files:
         try:  # decoded here, once: the explanations need the waveform too

@@ -398,7 +398,8 @@ def build_leaderboard(models: Mapping[str, str | os.PathLike[str]],
     ``prefixed``: name an ensemble ``<set>/ensemble``, as models of several sets are named).
 
     The reference test set is the one most models were tested on (same split name and same
-    test tracks; on a tie the first model's); rows tested on anything else are flagged.
+    test tracks; on a tie the one with more test tracks, then the first model's); rows tested
+    on anything else are flagged.
     """
     rows = {name: model_row(name, folder) for name, folder in models.items()}
     if not rows:
@@ -406,7 +407,8 @@ def build_leaderboard(models: Mapping[str, str | os.PathLike[str]],
     groups: dict[Any, list[str]] = {}
     for name, row in rows.items():
         groups.setdefault(row["_tested_on"], []).append(name)
-    reference_key = max(groups, key=lambda k: len(groups[k]))  # first of the largest on a tie
+    reference_key = max(groups, key=lambda k: (len(groups[k]),  # first on a full tie
+                                               rows[groups[k][0]]["test_tracks"] or 0))
     first = rows[groups[reference_key][0]]
     reference = {"split": first["split"], "test_tracks": first["test_tracks"],
                  "dataset": first["dataset"], "models": list(groups[reference_key])}

@@ -92,6 +92,17 @@ def test_rows_are_the_saved_metrics_and_a_model_on_another_split_is_flagged(trai
     assert [r["comparable"] for r in mixed.rows if r["name"] == "c"] == [False]
 
 
+def test_on_a_tie_the_larger_test_set_is_the_reference_whatever_the_order(trained):
+    run = trained["run"]
+    small = run / "mlp_other"  # a few synthetic test tracks
+    big = BUNDLED_MODELS / "cnn"  # 129 GTZAN test files
+    for models in ({"small": small, "big": big}, {"big": big, "small": small}):
+        board = build_leaderboard(models)
+        rows = {r["name"]: r for r in board.rows}
+        assert board.reference["test_tracks"] == rows["big"]["test_tracks"] > rows["small"]["test_tracks"]
+        assert rows["big"]["comparable"] and not rows["small"]["comparable"]
+
+
 def test_ms_per_segment_derived_from_older_metrics_is_the_same_figure(trained):
     saved = _saved(trained["run"] / "mlp")
     metrics, info = dict(saved["metrics"]), saved["info"]

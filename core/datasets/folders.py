@@ -24,7 +24,9 @@ def load_folders(root: str | Path) -> Dataset:
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"dataset folder not found: {root}")
+        raise DatasetError(f"dataset folder not found: {root}" + (
+            " is a file (a listing reads with --layout manifest, a feature table with "
+            "--layout features-csv)" if root.is_file() else ""))
     rows, notes = [], []
     for genre_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         files = sorted(

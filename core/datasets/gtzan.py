@@ -52,7 +52,9 @@ def load_gtzan(root: str | Path) -> Dataset:
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"GTZAN folder not found: {root}")
+        raise DatasetError(f"GTZAN folder not found: {root}" + (
+            " is a file (a feature table reads with --layout features-csv)" if root.is_file()
+            else ""))
     artists = gtzan_artists()
     rows, notes = [], []
     for genre_dir in sorted(p for p in root.iterdir() if p.is_dir()):
