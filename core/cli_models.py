@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.cache import FeatureCache
 from core.datasets import load_dataset
 from core.errors import GenreLabError, ModelError, ParameterError
@@ -141,10 +143,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"data": str(args.data), "split": args.split or "all",
                               "models": {}, "errors": dict(loaded.errors), "warnings": {}}
     cache = FeatureCache()
+    unseen: dict[str, np.ndarray] = {}
     for name, model in loaded.models.items():
         # Never count a track the model trained on as unseen (its trained_tracks.json).
         held = held_out_rows(dataset.manifest, model_dir=loaded.folders.get(name),
                              metrics=model.metrics_, rows=rows)
+        unseen[name] = held.rows
         if notice := held_out_notice(held, name, dataset.name):
             report["warnings"][name] = notice
         if not len(held.rows):
@@ -157,16 +161,52 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             report["errors"][name] = str(exc)
             continue
         report["models"][name] = {**metrics, "left_out_trained_tracks": held.excluded}
+    if loaded.ensemble is not None:
+        _evaluate_ensemble(report, loaded, dataset, unseen, cache)
     if args.format == "json":
         print(json.dumps(report, indent=2))
     else:
         for name, metrics in report["models"].items():
             print(f"{name}: {_headline(metrics)}; {_counts(metrics)}")
+        if ens := report.get("ensemble"):
+            best = ens["best_member"]
+            print(f"ensemble: {_headline({'track': ens['track']})}; {ens['track']['n']} tracks "
+                  f"every member never trained on; best single answer there: {best} "
+                  f"{ens['members'][best]['accuracy']:.3f}; \"uncertain\" for "
+                  f"{ens['uncertain_share']:.0%}")
         for name, message in report["warnings"].items():
             print(f"warning: {name}: {message}", file=sys.stderr)
         for name, message in report["errors"].items():
             print(f"error: {name}: {message}", file=sys.stderr)
     return 1 if report["errors"] and not report["models"] else 0
+
+
+def _evaluate_ensemble(report: dict[str, Any], loaded: Any, dataset: Any,
+                       unseen: dict[str, np.ndarray], cache: FeatureCache) -> None:
+    """The set's fitted ensemble on the tracks none of its members trained on, into ``report``
+    (``ensemble``, or why not in ``errors``)."""
+    from core.ensemble import member_folder
+    from core.train import evaluate_set_ensemble
+
+    ensemble = loaded.ensemble
+    folders = list(dict.fromkeys(member_folder(m) for m in ensemble.models))
+    if not all(f in report["models"] for f in folders):
+        report["errors"]["ensemble"] = ("not evaluated: it needs " + ", ".join(folders)
+                                        + ", and not all of them could be")
+        return
+    common = unseen[folders[0]]
+    for folder in folders[1:]:
+        common = np.intersect1d(common, unseen[folder])
+    if not len(common):
+        report["errors"]["ensemble"] = "no track that none of its members trained on"
+        return
+    try:
+        metrics = evaluate_set_ensemble(loaded.models, ensemble, dataset, common, cache=cache)
+    except GenreLabError as exc:
+        report["errors"]["ensemble"] = str(exc)
+        return
+    if metrics:
+        report["ensemble"] = metrics
 
 
 def _epochs(n: int) -> str:

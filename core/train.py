@@ -14,7 +14,7 @@ import numpy as np
 from core.cache import FeatureCache
 from core.conditions import FIT_CONDITIONS, check_copies, with_copies, write_condition_copies
 from core.datasets import Dataset
-from core.ensemble import ZERO_SHOT_MEMBER, Ensemble, fit_ensemble
+from core.ensemble import ZERO_SHOT_MEMBER, Ensemble, fit_ensemble, member_folder
 from core.errors import ModelError, ParameterError
 from core.evaluation import aggregate_tracks, classification_metrics, evaluate_segments
 from core.models import FAMILIES, GenreModel, YamnetEmbedding
@@ -169,6 +169,46 @@ def evaluate_model(model: GenreModel, dataset: Dataset, rows: np.ndarray | None 
     metrics = evaluate_segments(proba, labels, features.track, genres)
     metrics["skipped_tracks"] = len(features.errors)
     return metrics
+
+
+def evaluate_set_ensemble(models: Mapping[str, GenreModel], ensemble: Ensemble, dataset: Dataset,
+                          rows: np.ndarray | None = None, *, cache: FeatureCache | None = None
+                          ) -> dict[str, Any]:
+    """A model set's fitted ensemble on manifest ``rows`` of ``dataset`` (default: all): each
+    member's answers there (zero-shot ones included), combined as a prediction combines them.
+
+    Returns
+    -------
+    dict
+        :func:`evaluate_ensemble`'s metrics on the tracks every member could read.
+
+    Raises
+    ------
+    ModelError
+        A member is not among ``models``, or the dataset has genres the ensemble does not.
+    """
+    folders = list(dict.fromkeys(member_folder(m) for m in ensemble.models))
+    missing = [f for f in folders if f not in models]
+    if missing:
+        raise ModelError(f"the ensemble needs {', '.join(missing)}, which did not load")
+    unknown = sorted(set(dataset.genres) - set(ensemble.genres))
+    if unknown:
+        raise ModelError(f"the ensemble answers {', '.join(ensemble.genres)}; the dataset also "
+                         f"has {', '.join(unknown)}")
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for name in folders:
+        model = models[name]
+        subset, features, proba = _predict_subset(model, dataset, rows, cache=cache)
+        answers = {name: proba}
+        if name + ZERO_SHOT_MEMBER in ensemble.models:  # from the same inputs
+            answers[name + ZERO_SHOT_MEMBER] = model.zero_shot_rows(features.X)
+        m = subset.manifest
+        for member, member_proba in answers.items():
+            tracks, track_proba = aggregate_tracks(member_proba, features.track)
+            tables[member] = [{"track_id": str(m["track_id"].iloc[t]), "path": str(m["path"].iloc[t]),
+                               "true": str(m["label"].iloc[t]), "proba": p.tolist()}
+                              for t, p in zip(tracks, track_proba, strict=True)]
+    return evaluate_ensemble(ensemble, {member: tables[member] for member in ensemble.models})
 
 
 def predict_tracks(model: GenreModel, dataset: Dataset, rows: np.ndarray, *,

@@ -212,3 +212,24 @@ def test_train_evaluate_predict_in_the_documented_forms(tmp_path, capsys):
         main(["train", "--data", str(data), "--layout", "folders", "--epochs", "0",
               "--out", str(out)])
     assert refused.value.code == 2 and "at least 1" in capsys.readouterr().err
+
+
+def test_evaluate_scores_the_bundled_ensemble_beside_its_members(tmp_path, capsys, monkeypatch):
+    """The set's fitted ensemble on a user's own collection, from the same member answers."""
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)
+    data = tmp_path / "mine"
+    for k, genre in enumerate(["rock", "jazz"]):  # two of the bundled set's ten genres
+        for i in range(3):
+            write(data / genre / f"{genre}-{i}.wav", genre_like(3 * k, 4.0, seed=i), 22050)
+    args = ["-q", "evaluate", "--models", str(ROOT / "assets/models"), "--data", str(data),
+            "--layout", "folders"]
+    assert main([*args, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    ensemble = report["ensemble"]
+    assert ensemble["track"]["n"] == 6 and set(ensemble["members"]) == {
+        "mlp", "cnn", "yamnet", "yamnet:zero-shot"}
+    for name in ("mlp", "cnn", "yamnet"):  # each member's answers are its own row's
+        assert ensemble["members"][name]["accuracy"] == report["models"][name]["track"]["accuracy"]
+    assert 0 <= ensemble["uncertain_share"] <= 1
+    assert main(args) == 0
+    assert "\nensemble: track: acc " in capsys.readouterr().out
