@@ -209,8 +209,11 @@ HELD_OUT = "held-out tracks"
 
 
 def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, split: str | None,
-                   fold: int, seed: int, yamnet_handle: str | None) -> dict[str, Any]:
-    """Evaluate saved models on a dataset's tracks they never trained on, one by one.
+                   fold: int, seed: int, yamnet_handle: str | None,
+                   ensembles: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Evaluate saved models on a dataset's tracks they never trained on, one by one, and
+    each set's fitted ensemble (``ensembles``: :func:`set_ensembles`) on the tracks none of its
+    members trained on.
 
     ``split`` None takes every track of the dataset, else that split's test side; either way,
     tracks a model trained on are left out of its evaluation (:func:`core.provenance.held_out_rows`).
@@ -237,6 +240,18 @@ def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, spl
         rows, label = chosen.test, f"{dataset.name}, {chosen.name} test tracks"
     out: dict[str, Any] = {"label": label, "labels": {}, "metrics": {}, "errors": {},
                            "warnings": {}, "keys": {}}
+    cache = FeatureCache()
+    loaded: dict[Path, Any] = {}  # each folder loaded once, for its model and its set's ensemble
+
+    def model_in(folder: Path) -> Any:
+        if folder not in loaded:
+            loaded[folder] = load_model(folder, yamnet_handle=yamnet_handle)
+        return loaded[folder]
+
+    def keys_of(chosen_rows: Any) -> frozenset[Any]:
+        return frozenset(track_key(m["label"].iloc[r], m["track_id"].iloc[r], m["path"].iloc[r])
+                         for r in chosen_rows)
+
     for name, entry in saved.items():
         held = held_out_rows(m, model_dir=entry.get("folder"), metrics=entry.get("metrics", {}),
                              rows=rows)
@@ -248,15 +263,54 @@ def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, spl
         if notice := held_out_notice(held, name, dataset.name):
             out["warnings"][name] = notice
         try:
-            model = load_model(entry["folder"], yamnet_handle=yamnet_handle)
-            out["metrics"][name] = evaluate_model(model, dataset, held.rows, cache=FeatureCache())
+            out["metrics"][name] = evaluate_model(model_in(Path(entry["folder"])), dataset,
+                                                  held.rows, cache=cache)
         except GenreLabError as exc:
             out["errors"][name] = str(exc)
             continue
         out["labels"][name] = f"{label} ({len(held.rows)} of {total})"
-        out["keys"][name] = frozenset(track_key(m["label"].iloc[r], m["track_id"].iloc[r],
-                                                m["path"].iloc[r]) for r in held.rows)
+        out["keys"][name] = keys_of(held.rows)
+    for name, entry in (ensembles or {}).items():
+        try:
+            common, metrics = _evaluate_ensemble_entry(entry, dataset, rows, model_in, cache)
+        except GenreLabError as exc:
+            out["errors"][name] = str(exc)
+            continue
+        out["metrics"][name] = {"track": metrics["track"]}
+        total = len(m) if rows is None else len(rows)  # labelled as its members are
+        out["labels"][name] = f"{label} ({len(common)} of {total})"
+        out["keys"][name] = keys_of(common)
     return out
+
+
+def _evaluate_ensemble_entry(entry: dict[str, Any], dataset: Any, rows: Any, model_in: Any,
+                             cache: Any) -> tuple[Any, dict[str, Any]]:
+    """A set's fitted ensemble on the rows none of its members trained on: (rows, metrics)."""
+    import numpy as np
+
+    from core.ensemble import Ensemble, member_folder
+    from core.errors import ModelError
+    from core.provenance import held_out_rows
+    from core.train import evaluate_set_ensemble
+
+    folder = Path(entry["folder"])
+    ensemble = Ensemble.load(folder)
+    if ensemble is None:
+        raise ModelError(f"{folder} has no fitted ensemble")
+    members = list(dict.fromkeys(member_folder(n) for n in ensemble.models))
+    common = None
+    for member in members:
+        held = held_out_rows(dataset.manifest, model_dir=folder / member,
+                             metrics=read_metrics(folder / member).get("metrics", {}), rows=rows)
+        common = held.rows if common is None else np.intersect1d(common, held.rows)
+    if common is None or not len(common):
+        raise ModelError("its members trained on all of these tracks between them; nothing is "
+                         "left to test it on")
+    models = {member: model_in(folder / member) for member in members}
+    metrics = evaluate_set_ensemble(models, ensemble, dataset, common, cache=cache)
+    if not metrics:
+        raise ModelError("no track every member could read")
+    return common, metrics
 
 
 def with_evaluation(saved: dict[str, dict[str, Any]], evaluation: dict[str, Any]

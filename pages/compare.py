@@ -90,7 +90,7 @@ with st.expander("Evaluate these models on another dataset or split"):
             handle = st.session_state.get("yamnet_handle") or None
             st.session_state["compare_evaluation"] = evaluate_saved(
                 saved, data, layout, None if split == HELD_OUT else split, int(fold),
-                int(seed), handle)
+                int(seed), handle, ensembles=ensembles)
     evaluation = st.session_state.get("compare_evaluation")
     if evaluation:
         for name, message in evaluation["errors"].items():
@@ -102,10 +102,7 @@ with st.expander("Evaluate these models on another dataset or split"):
 evaluation = st.session_state.get("compare_evaluation")
 if evaluation and st.session_state.get("compare_use_evaluation"):
     saved = with_evaluation(saved, evaluation)
-    if ensembles:
-        st.caption("The ensemble is shown on its own test tracks only (in the leaderboard), "
-                   f"not on {evaluation['label']}.")
-    ensembles = {}
+    ensembles = with_evaluation(ensembles, evaluation)  # each on its members' unseen tracks
     if not saved:
         st.info(f"None of the chosen models could be evaluated on {evaluation['label']} "
                 "(see the warnings above); switch the toggle off to see their own test results.")
