@@ -130,7 +130,10 @@ class BusinessCase:
             ("GenreLab + review: hours / cost per year",
              f"{r['assisted_hours']:,.0f} h / {self.money(r['assisted_cost'])} "
              f"({r['machine_hours']:,.1f} machine h + {r['review_hours']:,.0f} review h)"),
-            ("Hours saved per year", f"{r['hours_saved']:,.0f} h"),
+            ("Person-hours saved per year",
+             f"{r['hours_saved']:,.0f} h ({r['human_hours']:,.0f} h by people alone, minus the "
+             f"{r['review_hours']:,.0f} h people still review; machine hours cost money, not "
+             "people's time)"),
             ("Money saved per year", self.money(r["money_saved"])),
         ]
 
@@ -197,7 +200,7 @@ class Report:
         return {"Best model": best.model,
                 "Accuracy on unseen songs": f"{best.accuracy} of {best.test_tracks} songs",
                 "Macro-F1": f"{best.macro_f1:.2f}",
-                "Hours saved / year": f"{result['hours_saved']:,.0f} h",
+                "Person-hours saved / year": f"{result['hours_saved']:,.0f} h",
                 "Money saved / year": self.case.money(result["money_saved"])}
 
     def figures(self, *, printed: bool = False) -> list[go.Figure]:

@@ -142,9 +142,13 @@ class TrainingJob:
                                      progress=self._report(family))
                 record_training_tracks(self.out / family, dataset, split)
                 trained[family] = model
-                acc = model.metrics_.get("track", {}).get("accuracy")
-                self.results[family] = ("trained" + (f", test accuracy {acc:.1%}"
-                                                     if acc is not None else ""))
+                track = model.metrics_.get("track", {})
+                acc, n = track.get("accuracy"), track.get("n")
+                self.results[family] = ("trained" + (
+                    f", test accuracy {acc:.1%}" + (f" on {n} test track{'s' if n != 1 else ''}"
+                                                    + (" (too few to mean much)" if n < 30 else "")
+                                                    if n is not None else "")
+                    if acc is not None else ""))
             except GenreLabError as exc:
                 self.results[family] = f"failed: {exc}"
             self.progress[family] = 1.0

@@ -31,9 +31,11 @@ def show_explanations(found: dict, analysis: object) -> None:
                 st.plotly_chart(figures.contributions(ex.items, genre=ex.genre,
                                                       runner_up=ex.items[0]["runner_up"]),
                                 theme="streamlit", key="explain_ensemble")
+                stacked = analysis.prediction.ensemble_method == "stacked"  # type: ignore[attr-defined]
                 st.caption("Bars to the right pushed the ensemble towards its answer, bars to "
                            "the left towards the runner-up; their sum is how far apart the two "
-                           "are (weights learnt on songs no model trained on).")
+                           "are (" + ("weights learnt on songs no model trained on" if stacked
+                                      else "a geometric mean: every model weighs alike") + ").")
 
 
 st.title("Classify a song")
@@ -51,10 +53,10 @@ recording = st.audio_input("...or record a clip with your microphone", key="reco
 model_set = model_sets()[st.session_state.get("model_set", next(iter(model_sets())))]
 loaded = models_for(model_set, st.session_state.get("yamnet_handle") or None)
 for name, message in loaded.errors.items():
-    st.warning(f"Model **{name}** is unavailable: {message}")
+    st.warning(f"**{model_label(name)}** is unavailable: {message}")
 for name, model in loaded.models.items():
     for message in model.warnings_:
-        st.warning(f"Model **{name}**: {message}")
+        st.warning(f"**{model_label(name)}**: {message}")
 if not loaded.models:
     st.error("No model could be loaded. Train one on the Train page or pick another model set.")
     st.stop()
@@ -104,7 +106,7 @@ for i, (name, data) in enumerate(items):
     if progress is not None:
         text = f"Classified {len(analyses)} of {len(items)}"
         if failed:
-            text += f"; {failed} could not be read (see above)"
+            text += f"; {failed} could not be read (listed below)"
         progress.progress((i + 1) / len(items), text=text)
 if not analyses:
     st.stop()
@@ -146,15 +148,24 @@ with guard("Showing the predictions"):
     if prediction.ensemble is not None:
         with columns[-1]:
             st.metric("Ensemble", "Uncertain" if prediction.uncertain else prediction.ensemble_genre)
-            rule = ("weights and temperatures learnt on songs no model trained on"
-                    if prediction.ensemble_method == "stacked" else "geometric mean")
-            st.caption(f"calibrated confidence {prediction.confidence:.0%} ({rule})")
+            if prediction.ensemble_method == "stacked":
+                st.caption(f"calibrated confidence {prediction.confidence:.0%} (weights and "
+                           "temperatures learnt on songs no model trained on)")
+            else:  # nothing calibrated it: say why
+                why = (f"{', '.join(model_label(n) for n in prediction.errors)} did not answer"
+                       if prediction.errors and loaded.ensemble is not None
+                       else "this model set has no fitted ensemble")
+                st.caption(f"confidence {prediction.confidence:.0%}, not calibrated: a geometric "
+                           f"mean of the models' answers ({why})")
             if prediction.uncertain:
                 st.warning(prediction.verdict.capitalize()
                            + (f"; below the {prediction.threshold:.0%} at which its answers were "
                               "more often right than wrong on validation songs"
                               if prediction.confidence < prediction.threshold else ""))
-            if prediction.agree:
+            if prediction.agree and prediction.errors:
+                n = len(prediction.models)
+                st.success(f"The {n} model{'s' if n != 1 else ''} that answered agree")
+            elif prediction.agree:
                 st.success("All models agree")
             else:
                 st.warning("The models disagree")

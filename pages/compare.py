@@ -42,7 +42,7 @@ current = st.session_state.get("model_set", next(iter(sets)))
 default_sets = [current, *([RESEARCH_NAME] if current == BUNDLED_NAME and RESEARCH_NAME in sets
                            else [])]
 kept = [name for name in st.session_state.get("compare_sets", []) if name in sets]
-if st.session_state.get("compare_sets_for") != current or not kept:
+if st.session_state.get("compare_sets_for") != current or "compare_sets" not in st.session_state:
     kept = default_sets  # first visit, or another set chosen in the sidebar since the last one
 st.session_state["compare_sets_for"] = current
 st.session_state["compare_sets"] = kept
@@ -60,6 +60,7 @@ if not saved:
     st.info("Choose at least one model set with saved models.")
     st.stop()
 options = [*saved, *ensembles]
+saved_names = list(saved)
 if (st.session_state.get("compare_model_options") != options
         or "compare_models" not in st.session_state):
     # Other sets chosen: their models (named afresh, with or without the set) all picked.
@@ -85,7 +86,9 @@ with st.expander("Evaluate these models on another dataset or split"):
         fold = c4.number_input("Fold", 0, 9, 0, key="compare_fold")
         seed = c5.number_input("Seed", 0, 10_000, 0, key="compare_seed")
         run = st.form_submit_button("Evaluate")
-    if run:
+    if run and not data.strip():
+        st.error("Give the dataset's folder (or feature table) to evaluate on.")
+    elif run:
         with guard("Evaluating"), st.spinner("Computing features and predictions..."):
             handle = st.session_state.get("yamnet_handle") or None
             st.session_state["compare_evaluation"] = evaluate_saved(
@@ -142,7 +145,11 @@ st.caption("Accuracy at track level unless chosen otherwise, with its 95% bootst
 
 st.subheader("Leaderboard")
 with guard("Building the leaderboard"):
-    board, board_notes, reference = leaderboard_for(saved, {s: sets[s] for s in chosen_sets})
+    offered = set(options) - set(saved_names)  # the sets' ensembles a user could pick
+    unpicked = {name for name in offered if name not in picked}
+    board, board_notes, reference = leaderboard_for(saved, {  # an unpicked ensemble stays out
+        s: sets[s] for s in chosen_sets
+        if ("ensemble" if len(chosen_sets) == 1 else f"{s}/ensemble") not in unpicked})
     st.caption(f"Every model as saved, on its own held-out test tracks (reference: "
                f"{reference.get('split') or 'unknown split'}, {reference.get('test_tracks')} "
                "tracks); rows tested on other tracks are marked not comparable, never ranked "

@@ -90,8 +90,9 @@ with guard("Drawing the map"):
     points_table = table if summary else dataset_embeddings(path, layout, limit, handle)
     extra = None
     if song is not None and method == "PCA":
-        extra = (upload_features(song.name, song.getvalue()) if summary
-                 else upload_embedding(song.name, song.getvalue(), handle))
+        with guard(f"Placing {song.name}"):  # a bad song is refused; the map is still drawn
+            extra = (upload_features(song.name, song.getvalue()) if summary
+                     else upload_embedding(song.name, song.getvalue(), handle))
     points, placed = project(points_table, method, extra, summary=summary)
     if placed is not None:
         placed["track"] = song.name

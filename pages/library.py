@@ -138,8 +138,9 @@ target = st.text_input("Training manifest", value=manifest_target(data.database)
 if st.button("Save training manifest", key="export_save"):
     with guard("Exporting the manifest"):
         table = export_manifest(rows, target, include_confident=include)
-        st.success(f"Wrote {len(table)} songs to {target}. Train on them with `python -m core "
-                   f"train --data {target} --layout manifest --out runs/next`.")
+        st.success(f"Wrote {len(table)} song{'s' if len(table) != 1 else ''} to {target}. "
+                   f"Train on them with `python -m core train --data {target} --layout "
+                   "manifest --out runs/next`.")
 with guard("Preparing the Parquet download"):
     parquet = Path(data.database).with_suffix(".parquet")
     if parquet.is_file():

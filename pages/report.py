@@ -99,7 +99,9 @@ case = BusinessCase(
 )
 result = case.results()
 m1, m2, m3 = st.columns(3)
-m1.metric("Hours saved per year", f"{result['hours_saved']:,.0f}")
+m1.metric("Person-hours saved per year", f"{result['hours_saved']:,.0f}",
+          help="Hours of people's work: people alone, minus the review they still do. Machine "
+               "hours are counted in the money, not here.")
 m2.metric("Money saved per year", case.money(result["money_saved"]),
           help="People only, minus machine time and the people who still check the review share.")
 m3.metric("Machine hours per year", f"{result['machine_hours']:,.1f}")

@@ -111,6 +111,9 @@ def show_progress() -> None:
         return
     st.subheader(f"Model set {current.out.name}")
     for family in current.families:
+        if current.error and family not in current.results:  # the run stopped before it
+            st.caption(f"{model_label(family)}: not trained")
+            continue
         fraction = current.progress.get(family, 0.0)
         message = current.messages.get(family, f"{model_label(family)}: waiting")
         left = current.estimate(family)

@@ -207,7 +207,7 @@ def test_report(app):
     app.switch_page("../pages/report.py").run()
     assert not app.exception and not app.error
     labels = {m.label for m in app.metric}
-    assert {"Best model", "Hours saved per year", "Money saved per year"} <= labels
+    assert {"Best model", "Person-hours saved per year", "Money saved per year"} <= labels
     models = app.dataframe[0].value
     assert {"test split", "test songs", "compared"} <= set(models.columns) and len(models) >= 3
     # every amount in the chosen currency; typed-in inputs survive a visit to another page

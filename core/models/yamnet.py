@@ -155,9 +155,10 @@ def check_encoder(trained_on: dict[str, Any] | None, handle: str) -> str | None:
             raise ModelError(
                 f"this YAMNet head was trained on the embeddings of {trained_on['handle']} "
                 f"(sha256 {trained_on['sha256'][:12]}...), but YAMNet is set to {handle} "
-                f"(sha256 {now['sha256'][:12]}...), a different encoder whose embeddings mean "
-                "other things. Use the YAMNet the head names (clear the YAMNet handle setting), "
-                "or retrain the head on this one")
+                f"(sha256 {now['sha256'][:12]}...), not the file it was trained on: another "
+                "encoder's embeddings mean other things (and the file may not be a YAMNet at "
+                "all). Use the YAMNet the head names (clear the YAMNet handle setting), or "
+                "retrain the head on this one")
         return None
     if trained_on.get("handle") != handle:
         return (f"this head was trained on {trained_on.get('handle')}; YAMNet is set to {handle}, "
@@ -301,7 +302,8 @@ def load_yamnet(handle: str | None = None) -> YamnetBackend:
         except ModelError:
             raise
         except Exception as exc:  # hub.load raises many types (OSError, ValueError, HTTP errors)
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            reason = (str(exc).strip().splitlines()[0][:200].rstrip(".") if str(exc).strip()
+                      else type(exc).__name__)
             raise ModelError(
                 f"could not load YAMNet from {handle!r} ({reason}). Set the YAMNet handle (the "
                 f"sidebar field, --yamnet-handle or {HANDLE_ENV}) to {BUNDLED_HANDLE} (shipped), a "
