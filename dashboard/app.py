@@ -44,7 +44,7 @@ with st.sidebar:
                       "(for comparison), or a set you trained on the Train page.")
     st.session_state.setdefault("yamnet_handle", os.environ.get("GENRELAB_YAMNET_HANDLE", ""))
     st.text_input("YAMNet handle", key="yamnet_handle",
-                  placeholder="bundled:yamnet-int8 (default, offline)",
+                  placeholder="bundled:yamnet-int8 (default)",
                   help="Leave empty for the YAMNet shipped with GenreLab (what the bundled "
                        "YAMNet head was trained on), or give a TF Hub URL (e.g. "
                        "https://tfhub.dev/google/yamnet/1), a local SavedModel folder or a "

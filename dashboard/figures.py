@@ -245,6 +245,9 @@ def genre_distribution(counts: pd.DataFrame) -> go.Figure:
                  color_discrete_map=colours, text_auto=True)
     fig.update_layout(title="Songs per genre", xaxis_title="", yaxis_title="songs", height=340,
                       legend_title_text="", **_LAYOUT)
+    fig.update_yaxes(tickformat="d", rangemode="tozero")  # whole songs: no 0.2-0.8 ticks
+    if len(counts) and counts.groupby("genre")["songs"].sum().max() < 10:
+        fig.update_yaxes(dtick=1)
     return fig
 
 

@@ -214,8 +214,10 @@ with guard("Drawing the audio"):
 
 st.subheader("Along the song")
 with guard("Drawing the timelines"):
-    tabs = st.tabs([model_label(n) for n in prediction.models])
-    for tab, (name, p) in zip(tabs, prediction.models.items(), strict=True):
+    # The models with the finest segments first: a 30-s window model is one flat stripe
+    along = sorted(prediction.models.items(), key=lambda item: -len(item[1].segment_proba))
+    tabs = st.tabs([model_label(n) for n, _ in along])
+    for tab, (name, p) in zip(tabs, along, strict=True):
         with tab:
             st.plotly_chart(figures.timeline(p.segment_proba, p.segment_times, p.genres,
                                              title=f"{model_label(name)}: genre per segment"),

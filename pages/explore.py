@@ -53,8 +53,14 @@ for warning in dataset.warnings:
 st.plotly_chart(figures.class_balance(m.groupby("label")["track_id"].nunique()),
                 theme="streamlit")
 
-limit = st.slider("Tracks to analyse", 20, 1000, 200, step=20, key="explore_limit",
-                  help="Summary features are computed once and cached on disk.")
+n_tracks = int(m["track_id"].nunique())
+if n_tracks <= 20:  # a small collection: all of it, no slider to move
+    limit = n_tracks
+    st.caption(f"All {n_tracks} tracks are analysed.")
+else:
+    limit = st.slider("Tracks to analyse", 20, max(20, min(1000, n_tracks)),
+                      min(200, n_tracks), step=1 if n_tracks < 1000 else 20, key="explore_limit",
+                      help="Summary features are computed once and cached on disk.")
 table = None
 with guard("Computing features"):
     table = dataset_features(path, layout, limit)

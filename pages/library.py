@@ -22,6 +22,7 @@ from dashboard.library import (
     remember_database,
     review_queue,
 )
+from dashboard.resources import model_sets
 from dashboard.ui import guard, model_label
 
 st.title("Library")
@@ -56,7 +57,10 @@ if measured:
               help=f"Run {measured['run_id']}: {measured['workers']} {measured['engine']} "
                    f"worker(s), {measured['realtime_factor']:.0f}x real time.")
 run = data.runs.iloc[0]
-st.caption(f"Model set {run['model_set_name']} ({run['model_set']}), analysis {run['analysis']}; "
+tagged_with = Path(str(run.get("models_dir") or "")).resolve()
+set_name = next((name for name, folder in model_sets().items()  # as the sidebar names it
+                 if Path(folder).resolve() == tagged_with), run["model_set_name"])
+st.caption(f"Model set {set_name} (id {run['model_set']}), analysis {run['analysis']}; "
            f"{len(data.runs)} run(s), the latest {run['status']}.")
 
 with guard("Drawing the genre distribution"):
