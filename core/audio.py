@@ -143,7 +143,8 @@ def load_audio(
             reason="too-short",
         )
     if float(np.max(np.abs(y))) < SILENCE_PEAK:
-        if float(np.max(np.abs(data))) >= SILENCE_PEAK:  # e.g. one channel the other inverted
+        if data.shape[1] > 1 and float(np.max(np.abs(data.mean(axis=1)))) < SILENCE_PEAK <= float(
+                np.max(np.abs(data))):  # e.g. one channel the other inverted
             raise AudioError(f"{label}: its channels cancel out when mixed to mono (one is the "
                              "other inverted?); GenreLab hears the mono mix, which is silent.",
                              reason="silent")

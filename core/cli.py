@@ -24,7 +24,7 @@ import pandas as pd
 from core.atomic import atomic_path, write_text_atomic
 from core.cache import FeatureCache
 from core.datasets import LAYOUTS, load_dataset
-from core.errors import GenreLabError, ParameterError
+from core.errors import GenreLabError, UsageError
 from core.extract import extract_many
 from core.features import FEATURE_KINDS, SUMMARY_COLUMNS, FeatureParams, segment_lengths
 from core.splits import SPLIT_STRATEGIES, make_split
@@ -62,7 +62,7 @@ def positive_float(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
     return value
 
 
@@ -76,10 +76,10 @@ def cmd_features(args: argparse.Namespace) -> int:
     params = FeatureParams(kind=args.kind, segment_seconds=args.segment,
                            hop_seconds=args.hop, peak_normalize=args.peak_normalize)
     if args.format == "csv" and args.kind != "summary":
-        raise ParameterError(f"--format csv holds summary features only; use --format npz for "
+        raise UsageError(f"--format csv holds summary features only; use --format npz for "
                             f"{args.kind}")
     if args.output and Path(args.output).is_dir():
-        raise ParameterError(f"-o {args.output}: a folder is there; give a file name")
+        raise UsageError(f"-o {args.output}: a folder is there; give a file name")
     cache = None if args.no_cache else FeatureCache()
     result = extract_many(args.files, params, cache=cache, n_jobs=args.jobs,
                           progress=not args.quiet and len(args.files) > 1)
@@ -285,14 +285,14 @@ def _run(args: argparse.Namespace) -> int:
                 for warning in caught:
                     if issubclass(warning.category, UserWarning):
                         print(f"warning: {warning.message}", file=sys.stderr)
-    except ParameterError as exc:  # a value the parser let through that cannot be used
+    except UsageError as exc:  # arguments the parser let through that cannot be used
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except GenreLabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:  # the file system refused: a name too long, a folder, no permission
-        where = exc.filename if exc.filename is not None else ""
+        where = str(exc.filename2 or exc.filename or "")  # os.replace: the target is filename2
         print(f"error: {where + ': ' if where else ''}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ import argparse
 from pathlib import Path
 
 from core.cli_models import non_negative_int, positive_int
-from core.errors import ParameterError
+from core.errors import UsageError
 
 
 def positive_float(text: str) -> float:
@@ -46,7 +46,7 @@ def output_paths(out: str, fmt: str | None) -> tuple[Path, Path | None]:
         fmt = "parquet" if path.suffix.lower() == ".parquet" else "duckdb"
     if fmt == "duckdb":
         if path.suffix.lower() == ".parquet":
-            raise ParameterError(f"--out {out} names a Parquet file; add --format parquet or "
+            raise UsageError(f"--out {out} names a Parquet file; add --format parquet or "
                                  "name a .duckdb file")
         return path, None
     if path.suffix.lower() == ".parquet":
@@ -59,11 +59,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     database, parquet = output_paths(args.out, args.format)
     if (args.dry_run or args.comment) and not (args.write_tags or args.undo):
-        raise ParameterError("--dry-run and --comment go with --write-tags (or --undo for "
+        raise UsageError("--dry-run and --comment go with --write-tags (or --undo for "
                              "--dry-run)")
     if args.undo:
         if args.library or args.write_tags:
-            raise ParameterError("--undo takes only --out (and --dry-run): it restores the tags "
+            raise UsageError("--undo takes only --out (and --dry-run): it restores the tags "
                                  "the latest --write-tags replaced")
         summary = undo_tags(database, dry_run=args.dry_run, echo=print)
         if not (summary.changes or summary.skipped or summary.failures):
@@ -73,7 +73,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
                   .replace("tags: would change", "tags: would restore"))
         return 1 if summary.failures else 0
     if not args.library:
-        raise ParameterError("give one or more LIBRARY folders or files to tag")
+        raise UsageError("give one or more LIBRARY folders or files to tag")
     spec = TagSpec(models_dir=args.models, yamnet_handle=args.yamnet_handle,
                    max_seconds=args.max_seconds, windows=args.windows)
     summary = tag_library(args.library, database, spec=spec, engine=args.engine, jobs=args.jobs,

@@ -6,13 +6,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.cache import FeatureCache
 from core.datasets import load_dataset
-from core.errors import GenreLabError, ModelError, ParameterError
+from core.errors import GenreLabError, ModelError, UsageError
+
+if TYPE_CHECKING:
+    from core.datasets import Dataset
+    from core.predict import ModelSet
 
 
 def int_at_least(minimum: int, text: str) -> int:
@@ -62,17 +66,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     weights = getattr(args, "weights", None)
     if weights is not None:  # refused before any audio is decoded
         if "vgg" not in families:
-            raise ParameterError("--weights (a local ImageNet VGG16/ResNet50 weights file) applies "
+            raise UsageError("--weights (a local ImageNet VGG16/ResNet50 weights file) applies "
                                  "to the vgg family only; add vgg to --models")
         from core.encoders.vgg import check_weights_file
 
         check_weights_file(weights)
     out = Path(args.out)
     if out.exists() and not out.is_dir():  # refused before hours of training, not after
-        raise ParameterError(f"--out {out}: a file is there; give a folder for the model set")
+        raise UsageError(f"--out {out}: a file is there; give a folder for the model set")
     fine_tune = bool(getattr(args, "fine_tune", False))
     if fine_tune and "cnn" not in families:
-        raise ParameterError("--fine-tune (musicnn's back-end) applies to the cnn family only; "
+        raise UsageError("--fine-tune (musicnn's back-end) applies to the cnn family only; "
                              "add cnn to --models")
     dataset = load_dataset(args.data, args.layout)
     split = make_split(dataset, args.split, seed=args.seed, fold=args.fold)
@@ -143,14 +147,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"data": str(args.data), "split": args.split or "all",
                               "models": {}, "errors": dict(loaded.errors), "warnings": {}}
     cache = FeatureCache()
-    unseen: dict[str, np.ndarray] = {}
     for name, model in loaded.models.items():
         # Never count a track the model trained on as unseen (its trained_tracks.json).
         held = held_out_rows(dataset.manifest, model_dir=loaded.folders.get(name),
                              metrics=model.metrics_, rows=rows)
-        unseen[name] = held.rows
-        if notice := held_out_notice(held, name, dataset.name):
-            report["warnings"][name] = notice
         if not len(held.rows):
             report["errors"][name] = (f"it trained on all {held.excluded} of these tracks of "
                                       f"{dataset.name}; nothing is left to test it on")
@@ -161,8 +161,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             report["errors"][name] = str(exc)
             continue
         report["models"][name] = {**metrics, "left_out_trained_tracks": held.excluded}
+        if notice := held_out_notice(held, name, dataset.name):  # said of what was tested
+            report["warnings"][name] = notice
     if loaded.ensemble is not None:
-        _evaluate_ensemble(report, loaded, dataset, unseen, cache)
+        _evaluate_ensemble(report, loaded, dataset, rows, cache, args.jobs)
     if args.format == "json":
         print(json.dumps(report, indent=2))
     else:
@@ -181,32 +183,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 1 if report["errors"] and not report["models"] else 0
 
 
-def _evaluate_ensemble(report: dict[str, Any], loaded: Any, dataset: Any,
-                       unseen: dict[str, np.ndarray], cache: FeatureCache) -> None:
+def _evaluate_ensemble(report: dict[str, Any], loaded: ModelSet, dataset: Dataset,
+                       rows: np.ndarray | None, cache: FeatureCache, n_jobs: int) -> None:
     """The set's fitted ensemble on the tracks none of its members trained on, into ``report``
     (``ensemble``, or why not in ``errors``)."""
-    from core.ensemble import member_folder
     from core.train import evaluate_set_ensemble
 
-    ensemble = loaded.ensemble
-    folders = list(dict.fromkeys(member_folder(m) for m in ensemble.models))
-    if not all(f in report["models"] for f in folders):
-        report["errors"]["ensemble"] = ("not evaluated: it needs " + ", ".join(folders)
-                                        + ", and not all of them could be")
-        return
-    common = unseen[folders[0]]
-    for folder in folders[1:]:
-        common = np.intersect1d(common, unseen[folder])
-    if not len(common):
-        report["errors"]["ensemble"] = "no track that none of its members trained on"
-        return
     try:
-        metrics = evaluate_set_ensemble(loaded.models, ensemble, dataset, common, cache=cache)
+        _, report["ensemble"] = evaluate_set_ensemble(
+            loaded.models, loaded.ensemble, dataset, rows, model_dirs=loaded.folders,
+            cache=cache, n_jobs=n_jobs)
     except GenreLabError as exc:
         report["errors"]["ensemble"] = str(exc)
-        return
-    if metrics:
-        report["ensemble"] = metrics
 
 
 def _epochs(n: int) -> str:
@@ -231,8 +219,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     loaded = load_models(args.models, yamnet_handle=args.yamnet_handle)
     if not loaded.models:  # one line saying why
-        raise ModelError("; ".join(loaded.errors.values()) or "no usable models"
-                         + (f" in {args.models}" if args.models else ""))
+        raise ModelError("no usable models" + (f" in {args.models}" if args.models else "")
+                         + "".join(f"; {n}: {m}" for n, m in loaded.errors.items()
+                                   if n != "ensemble"))
     for name, message in loaded.errors.items():
         print(f"warning: model {name} unavailable: {message}", file=sys.stderr)
     for name, model in loaded.models.items():

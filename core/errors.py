@@ -15,6 +15,11 @@ class ParameterError(GenreLabError, ValueError):
     """A parameter has an invalid value (the message names the parameter and the value)."""
 
 
+class UsageError(ParameterError):
+    """Command-line arguments that cannot go together or cannot be used as given (the CLI
+    exits with code 2, as for arguments its parser refuses)."""
+
+
 class AudioError(GenreLabError):
     """Audio could not be used: not audio, corrupt, empty, silent, too short or too long.
 

@@ -88,9 +88,9 @@ def _stratified_group_folds(
                                     category=UserWarning)
             return [test for _, test in splitter.split(np.zeros(len(labels)), labels, groups)]
     except ValueError as exc:
-        smallest = int(np.bincount(labels)[np.unique(labels)].min())
-        why = (f"the smallest genre has {smallest} track{'s' if smallest != 1 else ''}"
-               if smallest < n_splits else str(exc))
+        largest = int(np.bincount(labels).max())
+        why = (f"every genre has fewer than {n_splits} tracks (the largest has {largest})"
+               if largest < n_splits else str(exc))
         raise DatasetError(f"cannot split {len(labels)} tracks into {n_splits} folds: {why}; "
                            "choose the random split, or add tracks") from None
 

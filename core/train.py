@@ -14,7 +14,7 @@ import numpy as np
 from core.cache import FeatureCache
 from core.conditions import FIT_CONDITIONS, check_copies, with_copies, write_condition_copies
 from core.datasets import Dataset
-from core.ensemble import ZERO_SHOT_MEMBER, Ensemble, fit_ensemble, member_folder
+from core.ensemble import ZERO_SHOT_MEMBER, Ensemble, fit_ensemble
 from core.errors import ModelError, ParameterError
 from core.evaluation import aggregate_tracks, classification_metrics, evaluate_segments
 from core.models import FAMILIES, GenreModel, YamnetEmbedding
@@ -172,43 +172,80 @@ def evaluate_model(model: GenreModel, dataset: Dataset, rows: np.ndarray | None 
 
 
 def evaluate_set_ensemble(models: Mapping[str, GenreModel], ensemble: Ensemble, dataset: Dataset,
-                          rows: np.ndarray | None = None, *, cache: FeatureCache | None = None
-                          ) -> dict[str, Any]:
-    """A model set's fitted ensemble on manifest ``rows`` of ``dataset`` (default: all): each
-    member's answers there (zero-shot ones included), combined as a prediction combines them.
+                          rows: np.ndarray | None = None, *,
+                          model_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
+                          cache: FeatureCache | None = None, n_jobs: int = 1
+                          ) -> tuple[np.ndarray, dict[str, Any]]:
+    """A model set's fitted ensemble on the manifest ``rows`` of ``dataset`` (default: all)
+    that none of its members trained on: each member's answers there (zero-shot ones
+    included), combined as a prediction combines them.
+
+    Parameters
+    ----------
+    models : dict of str to GenreModel
+        The set's loaded models, by folder name.
+    ensemble : Ensemble
+    dataset : Dataset
+    rows : np.ndarray, optional
+    model_dirs : dict of str to path, optional
+        Each member's folder (its ``trained_tracks.json``; :func:`core.provenance.held_out_rows`).
+    cache : FeatureCache, optional
+    n_jobs : int
 
     Returns
     -------
-    dict
+    rows : np.ndarray
+        The manifest rows evaluated on.
+    metrics : dict
         :func:`evaluate_ensemble`'s metrics on the tracks every member could read.
 
     Raises
     ------
     ModelError
-        A member is not among ``models``, or the dataset has genres the ensemble does not.
+        A member did not load or answers other genres, the dataset has genres the ensemble does
+        not, or no track is left that no member trained on.
     """
-    folders = list(dict.fromkeys(member_folder(m) for m in ensemble.models))
-    missing = [f for f in folders if f not in models]
+    from core.provenance import held_out_rows
+
+    missing = [f for f in ensemble.folders if f not in models]
     if missing:
-        raise ModelError(f"the ensemble needs {', '.join(missing)}, which did not load")
+        raise ModelError(f"it needs {', '.join(missing)}, which did not load")
+    for folder in ensemble.folders:
+        if list(models[folder].genres_ or []) != list(ensemble.genres):
+            raise ModelError(f"{folder} answers other genres than the ensemble was fitted on "
+                             "(retrained since?); train the set again")
     unknown = sorted(set(dataset.genres) - set(ensemble.genres))
     if unknown:
         raise ModelError(f"the ensemble answers {', '.join(ensemble.genres)}; the dataset also "
                          f"has {', '.join(unknown)}")
+    common: np.ndarray | None = None
+    for folder in ensemble.folders:  # never a track any member trained on
+        held = held_out_rows(dataset.manifest, model_dir=(model_dirs or {}).get(folder),
+                             metrics=models[folder].metrics_, rows=rows)
+        common = held.rows if common is None else np.intersect1d(common, held.rows)
+    if common is None or not len(common):
+        raise ModelError("its members trained on all of these tracks between them; nothing is "
+                         "left to test it on")
     tables: dict[str, list[dict[str, Any]]] = {}
-    for name in folders:
-        model = models[name]
-        subset, features, proba = _predict_subset(model, dataset, rows, cache=cache)
-        answers = {name: proba}
-        if name + ZERO_SHOT_MEMBER in ensemble.models:  # from the same inputs
-            answers[name + ZERO_SHOT_MEMBER] = model.zero_shot_rows(features.X)
+    for folder in ensemble.folders:
+        model = models[folder]
+        subset, features, proba = _predict_subset(model, dataset, common, cache=cache,
+                                                  n_jobs=n_jobs)
+        answers = {folder: proba}
+        if folder + ZERO_SHOT_MEMBER in ensemble.models:  # from the same inputs
+            answers[folder + ZERO_SHOT_MEMBER] = model.zero_shot_rows(features.X)
         m = subset.manifest
         for member, member_proba in answers.items():
             tracks, track_proba = aggregate_tracks(member_proba, features.track)
-            tables[member] = [{"track_id": str(m["track_id"].iloc[t]), "path": str(m["path"].iloc[t]),
-                               "true": str(m["label"].iloc[t]), "proba": p.tolist()}
+            # rows as test_track_table's, for genres the dataset may only partly have
+            tables[member] = [{"track_id": str(m["track_id"].iloc[t]),
+                               "path": str(m["path"].iloc[t]), "true": str(m["label"].iloc[t]),
+                               "proba": p.tolist()}
                               for t, p in zip(tracks, track_proba, strict=True)]
-    return evaluate_ensemble(ensemble, {member: tables[member] for member in ensemble.models})
+    metrics = evaluate_ensemble(ensemble, {member: tables[member] for member in ensemble.models})
+    if not metrics:
+        raise ModelError("no track every member could read")
+    return common, metrics
 
 
 def predict_tracks(model: GenreModel, dataset: Dataset, rows: np.ndarray, *,

@@ -24,7 +24,10 @@ def load(path: str, layout: str) -> Dataset:
 
 
 def _first_per_genre(dataset: Dataset, limit: int) -> np.ndarray:
-    """Rows of the first ``limit // n_genres`` tracks of each genre."""
+    """Rows of the first ``limit // n_genres`` tracks of each genre (every row when ``limit``
+    covers the dataset)."""
+    if limit >= dataset.manifest["track_id"].nunique():
+        return dataset.manifest.index.to_numpy()
     per_genre = max(1, limit // len(dataset.genres))
     return dataset.manifest.groupby("label", group_keys=False).head(per_genre).index.to_numpy()
 

@@ -108,13 +108,15 @@ def leaderboard_tables(models: tuple[tuple[str, str], ...], sets: tuple[tuple[st
     return leaderboard_frame(board), list(board.notes), dict(board.reference)
 
 
-def leaderboard_for(saved: Mapping[str, Mapping[str, Any]], sets: Mapping[str, Path]
-                    ) -> tuple[pd.DataFrame, list[str], dict]:
-    """:func:`leaderboard_tables` of the Compare page's chosen models and model sets."""
+def leaderboard_for(saved: Mapping[str, Mapping[str, Any]], sets: Mapping[str, Path], *,
+                    prefixed: bool | None = None) -> tuple[pd.DataFrame, list[str], dict]:
+    """:func:`leaderboard_tables` of the Compare page's chosen models and model sets
+    (``prefixed``: name each ensemble by its set; default: when there are several sets)."""
     models = tuple((name, str(entry["folder"])) for name, entry in saved.items())
     set_items = tuple((name, str(path)) for name, path in sets.items())
     folders = [Path(p) for _, p in models] + [Path(p) for _, p in set_items]
-    return leaderboard_tables(models, set_items, len(sets) > 1, folders_version(folders))
+    return leaderboard_tables(models, set_items, len(sets) > 1 if prefixed is None else prefixed,
+                              folders_version(folders))
 
 
 def column_config() -> dict[str, Any]:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from core.registry import read_metadata, read_metrics
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from core.cache import FeatureCache
+    from core.datasets import Dataset
+    from core.models.base import GenreModel
 
 
 def load_saved(folder: Path) -> dict[str, Any]:
@@ -260,14 +268,14 @@ def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, spl
             out["errors"][name] = (f"it trained on all {total} of these tracks of {dataset.name}; "
                                    "nothing is left to test it on")
             continue
-        if notice := held_out_notice(held, name, dataset.name):
-            out["warnings"][name] = notice
         try:
             out["metrics"][name] = evaluate_model(model_in(Path(entry["folder"])), dataset,
                                                   held.rows, cache=cache)
         except GenreLabError as exc:
             out["errors"][name] = str(exc)
             continue
+        if notice := held_out_notice(held, name, dataset.name):  # said of what was tested
+            out["warnings"][name] = notice
         out["labels"][name] = f"{label} ({len(held.rows)} of {total})"
         out["keys"][name] = keys_of(held.rows)
     for name, entry in (ensembles or {}).items():
@@ -283,34 +291,24 @@ def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, spl
     return out
 
 
-def _evaluate_ensemble_entry(entry: dict[str, Any], dataset: Any, rows: Any, model_in: Any,
-                             cache: Any) -> tuple[Any, dict[str, Any]]:
+def _evaluate_ensemble_entry(entry: dict[str, Any], dataset: Dataset, rows: np.ndarray | None,
+                             model_in: Callable[[Path], GenreModel], cache: FeatureCache
+                             ) -> tuple[np.ndarray, dict[str, Any]]:
     """A set's fitted ensemble on the rows none of its members trained on: (rows, metrics)."""
-    import numpy as np
-
-    from core.ensemble import Ensemble, member_folder
+    from core.ensemble import Ensemble
     from core.errors import ModelError
-    from core.provenance import held_out_rows
     from core.train import evaluate_set_ensemble
 
     folder = Path(entry["folder"])
     ensemble = Ensemble.load(folder)
     if ensemble is None:
         raise ModelError(f"{folder} has no fitted ensemble")
-    members = list(dict.fromkeys(member_folder(n) for n in ensemble.models))
-    common = None
-    for member in members:
-        held = held_out_rows(dataset.manifest, model_dir=folder / member,
-                             metrics=read_metrics(folder / member).get("metrics", {}), rows=rows)
-        common = held.rows if common is None else np.intersect1d(common, held.rows)
-    if common is None or not len(common):
-        raise ModelError("its members trained on all of these tracks between them; nothing is "
-                         "left to test it on")
-    models = {member: model_in(folder / member) for member in members}
-    metrics = evaluate_set_ensemble(models, ensemble, dataset, common, cache=cache)
-    if not metrics:
-        raise ModelError("no track every member could read")
-    return common, metrics
+    if stale := ensemble.stale_members(folder):
+        raise ModelError(f"it was fitted on other versions of {', '.join(stale)} (retrained "
+                         "since); train the set again")
+    models = {member: model_in(folder / member) for member in ensemble.folders}
+    return evaluate_set_ensemble(models, ensemble, dataset, rows,
+                                 model_dirs={m: folder / m for m in ensemble.folders}, cache=cache)
 
 
 def with_evaluation(saved: dict[str, dict[str, Any]], evaluation: dict[str, Any]

@@ -152,9 +152,11 @@ with guard("Showing the predictions"):
                 st.caption(f"calibrated confidence {prediction.confidence:.0%} (weights and "
                            "temperatures learnt on songs no model trained on)")
             else:  # nothing calibrated it: say why
-                why = (f"{', '.join(model_label(n) for n in prediction.errors)} did not answer"
-                       if prediction.errors and loaded.ensemble is not None
-                       else "this model set has no fitted ensemble")
+                missing = ([f for f in loaded.ensemble.folders if f not in prediction.models]
+                           if loaded.ensemble is not None else [])
+                why = (f"{', '.join(model_label(n) for n in missing)} did not answer" if missing
+                       else "its fitted ensemble could not be used (see above)"
+                       if "ensemble" in loaded.errors else "this model set has no fitted ensemble")
                 st.caption(f"confidence {prediction.confidence:.0%}, not calibrated: a geometric "
                            f"mean of the models' answers ({why})")
             if prediction.uncertain:
@@ -162,7 +164,10 @@ with guard("Showing the predictions"):
                            + (f"; below the {prediction.threshold:.0%} at which its answers were "
                               "more often right than wrong on validation songs"
                               if prediction.confidence < prediction.threshold else ""))
-            if prediction.agree and prediction.errors:
+            absent = (prediction.errors or loaded.errors.keys() - {"ensemble"}
+                      or (loaded.ensemble is not None
+                          and set(loaded.ensemble.folders) - set(prediction.models)))
+            if prediction.agree and absent:
                 n = len(prediction.models)
                 st.success(f"The {n} model{'s' if n != 1 else ''} that answered agree")
             elif prediction.agree:

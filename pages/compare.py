@@ -104,6 +104,11 @@ with st.expander("Evaluate these models on another dataset or split"):
                   value=True, key="compare_use_evaluation")
 evaluation = st.session_state.get("compare_evaluation")
 if evaluation and st.session_state.get("compare_use_evaluation"):
+    not_run = [display_name(n) for n in [*saved, *ensembles]
+               if n not in evaluation["metrics"] and n not in evaluation["errors"]]
+    if not_run:
+        st.caption(f"Picked after this evaluation, so not shown on it: {', '.join(not_run)}; "
+                   "press Evaluate again to include them.")
     saved = with_evaluation(saved, evaluation)
     ensembles = with_evaluation(ensembles, evaluation)  # each on its members' unseen tracks
     if not saved:
@@ -149,7 +154,8 @@ with guard("Building the leaderboard"):
     unpicked = {name for name in offered if name not in picked}
     board, board_notes, reference = leaderboard_for(saved, {  # an unpicked ensemble stays out
         s: sets[s] for s in chosen_sets
-        if ("ensemble" if len(chosen_sets) == 1 else f"{s}/ensemble") not in unpicked})
+        if ("ensemble" if len(chosen_sets) == 1 else f"{s}/ensemble") not in unpicked},
+        prefixed=len(chosen_sets) > 1)
     st.caption(f"Every model as saved, on its own held-out test tracks (reference: "
                f"{reference.get('split') or 'unknown split'}, {reference.get('test_tracks')} "
                "tracks); rows tested on other tracks are marked not comparable, never ranked "

@@ -307,13 +307,13 @@ def test_cli_trains_on_recordings_and_says_so(tiny, tmp_path, capsys) -> None:
 
 
 def test_cli_refuses_recordings_of_a_feature_table(tmp_path, capsys) -> None:
-    from core.cli import EXIT_USAGE, main
+    from core.cli import EXIT_ERROR, main
     from tests.test_datasets import make_table
 
     table = make_table(tmp_path / "table.csv")
     code = main(["train", "--data", str(table), "--layout", "features-csv", "--models", "logreg",
                  "--recordings", "--out", str(tmp_path / "out")])
-    assert code == EXIT_USAGE
+    assert code == EXIT_ERROR
     assert "needs an audio dataset, not a feature table" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

@@ -452,3 +452,17 @@ def test_leaderboard_says_n_a_where_a_number_was_not_measured(app):
     ensemble = board.value["model"].str.startswith("Ensemble")
     assert board.value.loc[ensemble, "segment accuracy"].isna().all()  # per track only
     assert board.proto.placeholder == "n/a"  # what the grid shows there, not "None"
+
+
+def test_explore_takes_every_track_when_its_limit_covers_them(tmp_path):
+    """Uneven genres: 'all N tracks' must be all of them, not N // genres of each."""
+    from core.datasets import load_dataset
+    from core.synth import write
+    from dashboard.explore import _first_per_genre
+
+    for genre, n in (("big", 5), ("small", 1)):
+        for i in range(n):
+            write(tmp_path / genre / f"{genre}{i}.wav", genre_like(i, 1.0, seed=i), 22050)
+    dataset = load_dataset(tmp_path, "folders")
+    assert len(_first_per_genre(dataset, 6)) == 6  # 6 // 2 genres would have given 3 + 1
+    assert len(_first_per_genre(dataset, 4)) == 3  # a smaller limit: up to 2 a genre

@@ -148,7 +148,7 @@ def model_set_info(directory: str | os.PathLike[str] | None = None, *,
         from core.models.yamnet import resolve_handle
 
         digest.update(f"yamnet\0{resolve_handle(yamnet_handle)}".encode())
-    return ModelSetInfo(digest.hexdigest()[:16], root.name, str(root), members)
+    return ModelSetInfo(digest.hexdigest()[:16], root.name, str(root.resolve()), members)
 
 
 def window_starts(total_s: float, windows: int, *, window_s: float = SEGMENT_SECONDS

@@ -115,7 +115,8 @@ class TagSummary:
         if self.done:
             fails = sum(self.failed.values())
             out.append(f"tagged {self.tagged} song{'s' if self.tagged != 1 else ''}"
-                       + (f"; {fails} more failed (reasons below)" if fails else "")
+                       + (f"; {fails} {'more ' if self.tagged else ''}failed (reasons below)"
+                          if fails else "")
                        + (f", in {self.tag_seconds:.1f} s: {self.songs_per_second:.2f} songs/s, "
                           f"{self.realtime_factor:.0f}x real time on {self.workers} "
                           f"{self.engine} worker{'s' if self.workers != 1 else ''}"
