@@ -132,9 +132,9 @@ def load_audio(
         raise AudioError(
             f"{label}: the audio contains NaN or infinite sample values.", reason="non-finite"
         )
-    y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    if native_sr != sr:
-        y = soxr.resample(y, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
+    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    y = (soxr.resample(mono, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
+         if native_sr != sr else mono)
     y = np.clip(y, -1.0, 1.0, out=y if y.flags.writeable else None)
     seconds = y.shape[0] / sr
     if seconds < min_duration:
@@ -143,8 +143,9 @@ def load_audio(
             reason="too-short",
         )
     if float(np.max(np.abs(y))) < SILENCE_PEAK:
-        if data.shape[1] > 1 and float(np.max(np.abs(data.mean(axis=1)))) < SILENCE_PEAK <= float(
-                np.max(np.abs(data))):  # e.g. one channel the other inverted
+        cancelled = (data.shape[1] > 1  # e.g. one channel the other inverted
+                     and float(np.max(np.abs(mono))) < SILENCE_PEAK <= float(np.max(np.abs(data))))
+        if cancelled:
             raise AudioError(f"{label}: its channels cancel out when mixed to mono (one is the "
                              "other inverted?); GenreLab hears the mono mix, which is silent.",
                              reason="silent")

@@ -23,6 +23,7 @@ import pandas as pd
 
 from core.atomic import atomic_path, write_text_atomic
 from core.cache import FeatureCache
+from core.cli_models import positive_float
 from core.datasets import LAYOUTS, load_dataset
 from core.errors import GenreLabError, UsageError
 from core.extract import extract_many
@@ -53,17 +54,6 @@ def _add_peak_normalize_arg(parser: argparse.ArgumentParser) -> None:
                         help="logmel/mfcc: scale each window to a peak of 1 first, as the mel-CNN "
                              "does (so `extract --kind logmel --segment 3 --peak-normalize` "
                              "fills its cache)")
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
 
 
 def _segment_name(filename: str, index: int) -> str:

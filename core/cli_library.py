@@ -20,19 +20,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.cli_models import non_negative_int, positive_int
+from core.cli_models import non_negative_int, positive_float, positive_int
 from core.errors import UsageError
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
 
 
 def output_paths(out: str, fmt: str | None) -> tuple[Path, Path | None]:

@@ -40,6 +40,17 @@ def non_negative_int(text: str) -> int:
     return int_at_least(0, text)
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a finite number above 0 (e.g. seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
 def _headline(metrics: dict[str, Any]) -> str:
     parts = []
     for level in ("segment", "track"):
@@ -133,9 +144,9 @@ def _train_families(args: argparse.Namespace, families: list[str], dataset: Any,
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.predict import load_models
-    from core.provenance import held_out_notice, held_out_rows
+    from core.provenance import held_out_notice
     from core.splits import make_split
-    from core.train import evaluate_model
+    from core.train import evaluate_unseen
 
     loaded = load_models(args.models, yamnet_handle=args.yamnet_handle)
     if not loaded.models:
@@ -148,15 +159,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                               "models": {}, "errors": dict(loaded.errors), "warnings": {}}
     cache = FeatureCache()
     for name, model in loaded.models.items():
-        # Never count a track the model trained on as unseen (its trained_tracks.json).
-        held = held_out_rows(dataset.manifest, model_dir=loaded.folders.get(name),
-                             metrics=model.metrics_, rows=rows)
-        if not len(held.rows):
-            report["errors"][name] = (f"it trained on all {held.excluded} of these tracks of "
-                                      f"{dataset.name}; nothing is left to test it on")
-            continue
-        try:
-            metrics = evaluate_model(model, dataset, held.rows, cache=cache, n_jobs=args.jobs)
+        try:  # never on a track the model trained on (its trained_tracks.json)
+            held, metrics = evaluate_unseen(model, dataset, rows, model_dir=loaded.folders.get(name),
+                                            cache=cache, n_jobs=args.jobs)
         except GenreLabError as exc:
             report["errors"][name] = str(exc)
             continue

@@ -19,6 +19,7 @@ from core.errors import ModelError, ParameterError
 from core.evaluation import aggregate_tracks, classification_metrics, evaluate_segments
 from core.models import FAMILIES, GenreModel, YamnetEmbedding
 from core.models.base import Progress, Rows, test_track_table
+from core.provenance import HeldOut, held_out_rows
 from core.splits import Split, check_no_leak, group_kfold
 
 
@@ -171,6 +172,25 @@ def evaluate_model(model: GenreModel, dataset: Dataset, rows: np.ndarray | None 
     return metrics
 
 
+def evaluate_unseen(model: GenreModel, dataset: Dataset, rows: np.ndarray | None = None, *,
+                    model_dir: str | os.PathLike[str] | None = None,
+                    cache: FeatureCache | None = None, n_jobs: int = 1
+                    ) -> tuple[HeldOut, dict[str, Any]]:
+    """:func:`evaluate_model` on the manifest ``rows`` (default: all) that ``model`` never
+    trained on (:func:`core.provenance.held_out_rows`, from ``model_dir``'s record).
+
+    Raises
+    ------
+    ModelError
+        It trained on every one of them, or cannot be evaluated on the dataset.
+    """
+    held = held_out_rows(dataset.manifest, model_dir=model_dir, metrics=model.metrics_, rows=rows)
+    if not len(held.rows):
+        raise ModelError(f"it trained on all {held.excluded} of these tracks of {dataset.name}; "
+                         "nothing is left to test it on")
+    return held, evaluate_model(model, dataset, held.rows, cache=cache, n_jobs=n_jobs)
+
+
 def evaluate_set_ensemble(models: Mapping[str, GenreModel], ensemble: Ensemble, dataset: Dataset,
                           rows: np.ndarray | None = None, *,
                           model_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
@@ -178,7 +198,7 @@ def evaluate_set_ensemble(models: Mapping[str, GenreModel], ensemble: Ensemble, 
                           ) -> tuple[np.ndarray, dict[str, Any]]:
     """A model set's fitted ensemble on the manifest ``rows`` of ``dataset`` (default: all)
     that none of its members trained on: each member's answers there (zero-shot ones
-    included), combined as a prediction combines them.
+    included, :func:`member_tables`), combined as a prediction combines them.
 
     Parameters
     ----------
@@ -205,8 +225,6 @@ def evaluate_set_ensemble(models: Mapping[str, GenreModel], ensemble: Ensemble, 
         A member did not load or answers other genres, the dataset has genres the ensemble does
         not, or no track is left that no member trained on.
     """
-    from core.provenance import held_out_rows
-
     missing = [f for f in ensemble.folders if f not in models]
     if missing:
         raise ModelError(f"it needs {', '.join(missing)}, which did not load")
@@ -226,22 +244,10 @@ def evaluate_set_ensemble(models: Mapping[str, GenreModel], ensemble: Ensemble, 
     if common is None or not len(common):
         raise ModelError("its members trained on all of these tracks between them; nothing is "
                          "left to test it on")
-    tables: dict[str, list[dict[str, Any]]] = {}
-    for folder in ensemble.folders:
-        model = models[folder]
-        subset, features, proba = _predict_subset(model, dataset, common, cache=cache,
-                                                  n_jobs=n_jobs)
-        answers = {folder: proba}
-        if folder + ZERO_SHOT_MEMBER in ensemble.models:  # from the same inputs
-            answers[folder + ZERO_SHOT_MEMBER] = model.zero_shot_rows(features.X)
-        m = subset.manifest
-        for member, member_proba in answers.items():
-            tracks, track_proba = aggregate_tracks(member_proba, features.track)
-            # rows as test_track_table's, for genres the dataset may only partly have
-            tables[member] = [{"track_id": str(m["track_id"].iloc[t]),
-                               "path": str(m["path"].iloc[t]), "true": str(m["label"].iloc[t]),
-                               "proba": p.tolist()}
-                              for t, p in zip(tracks, track_proba, strict=True)]
+    tables = member_tables({f: models[f] for f in ensemble.folders}, dataset, common,
+                           cache=cache, n_jobs=n_jobs, some_genres=True)
+    if absent := [member for member in ensemble.models if member not in tables]:
+        raise ModelError(f"no answer from {', '.join(absent)}")
     metrics = evaluate_ensemble(ensemble, {member: tables[member] for member in ensemble.models})
     if not metrics:
         raise ModelError("no track every member could read")
@@ -270,20 +276,26 @@ def _check_genres(model: GenreModel, dataset: Dataset) -> None:
 
 
 def member_tables(models: Mapping[str, GenreModel], dataset: Dataset, rows: np.ndarray, *,
-                  cache: FeatureCache | None = None) -> dict[str, list[dict[str, Any]]]:
+                  cache: FeatureCache | None = None, n_jobs: int = 1, some_genres: bool = False
+                  ) -> dict[str, list[dict[str, Any]]]:
     """Every ensemble member's track table on manifest ``rows`` of ``dataset`` (e.g. a
     re-recording of the tracks): each model's, and beside a model whose zero-shot answer covers
-    every genre, that answer's as ``<name>:zero-shot`` (see :func:`track_tables`)."""
+    every genre, that answer's as ``<name>:zero-shot`` (see :func:`track_tables`).
+    ``some_genres``: the dataset may have only some of the models' genres (e.g. a user's own
+    collection), else it must have exactly theirs."""
     tables = {}
     for name, model in models.items():
-        _check_genres(model, dataset)
-        subset, features, proba = _predict_subset(model, dataset, rows, cache=cache)
+        if not some_genres:
+            _check_genres(model, dataset)
+        subset, features, proba = _predict_subset(model, dataset, rows, cache=cache,
+                                                  n_jobs=n_jobs)
         answers = {name: proba}
         if model.zero_shot_ready:  # from the same inputs: the encoder runs once
             answers[name + ZERO_SHOT_MEMBER] = model.zero_shot_rows(features.X)
         for member, member_proba in answers.items():
             tables[member] = test_track_table(subset, *aggregate_tracks(member_proba,
-                                                                        features.track))
+                                                                        features.track),
+                                              genres=list(model.genres_ or []))
     return tables
 
 

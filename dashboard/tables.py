@@ -234,10 +234,10 @@ def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, spl
     from core.cache import FeatureCache
     from core.datasets import load_dataset
     from core.errors import GenreLabError
-    from core.provenance import held_out_notice, held_out_rows, track_key
+    from core.provenance import held_out_notice, track_key
     from core.registry import load_model
     from core.splits import make_split
-    from core.train import evaluate_model
+    from core.train import evaluate_unseen
 
     dataset = load_dataset(data, layout)
     m = dataset.manifest
@@ -261,22 +261,16 @@ def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, spl
                          for r in chosen_rows)
 
     for name, entry in saved.items():
-        held = held_out_rows(m, model_dir=entry.get("folder"), metrics=entry.get("metrics", {}),
-                             rows=rows)
-        total = len(held.rows) + held.excluded
-        if not len(held.rows):
-            out["errors"][name] = (f"it trained on all {total} of these tracks of {dataset.name}; "
-                                   "nothing is left to test it on")
-            continue
-        try:
-            out["metrics"][name] = evaluate_model(model_in(Path(entry["folder"])), dataset,
-                                                  held.rows, cache=cache)
+        try:  # never on a track the model trained on
+            held, out["metrics"][name] = evaluate_unseen(
+                model_in(Path(entry["folder"])), dataset, rows, model_dir=entry["folder"],
+                cache=cache)
         except GenreLabError as exc:
             out["errors"][name] = str(exc)
             continue
         if notice := held_out_notice(held, name, dataset.name):  # said of what was tested
             out["warnings"][name] = notice
-        out["labels"][name] = f"{label} ({len(held.rows)} of {total})"
+        out["labels"][name] = f"{label} ({len(held.rows)} of {len(held.rows) + held.excluded})"
         out["keys"][name] = keys_of(held.rows)
     for name, entry in (ensembles or {}).items():
         try:

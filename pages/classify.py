@@ -145,6 +145,8 @@ with guard("Showing the predictions"):
                            + (f" (no class for {', '.join(unmapped)})" if unmapped else ""))
             n = len(p.segment_proba)
             st.caption(f"{n} segment{'s' if n != 1 else ''} in {p.seconds:.2f} s")
+    # the set's models that gave no answer: not loaded, or failed on this file
+    silent = sorted((set(loaded.errors) - {"ensemble"}) | set(prediction.errors))
     if prediction.ensemble is not None:
         with columns[-1]:
             st.metric("Ensemble", "Uncertain" if prediction.uncertain else prediction.ensemble_genre)
@@ -152,8 +154,8 @@ with guard("Showing the predictions"):
                 st.caption(f"calibrated confidence {prediction.confidence:.0%} (weights and "
                            "temperatures learnt on songs no model trained on)")
             else:  # nothing calibrated it: say why
-                missing = ([f for f in loaded.ensemble.folders if f not in prediction.models]
-                           if loaded.ensemble is not None else [])
+                members = loaded.ensemble.folders if loaded.ensemble is not None else []
+                missing = [n for n in silent if n in members]
                 why = (f"{', '.join(model_label(n) for n in missing)} did not answer" if missing
                        else "its fitted ensemble could not be used (see above)"
                        if "ensemble" in loaded.errors else "this model set has no fitted ensemble")
@@ -164,10 +166,7 @@ with guard("Showing the predictions"):
                            + (f"; below the {prediction.threshold:.0%} at which its answers were "
                               "more often right than wrong on validation songs"
                               if prediction.confidence < prediction.threshold else ""))
-            absent = (prediction.errors or loaded.errors.keys() - {"ensemble"}
-                      or (loaded.ensemble is not None
-                          and set(loaded.ensemble.folders) - set(prediction.models)))
-            if prediction.agree and absent:
+            if prediction.agree and silent:
                 n = len(prediction.models)
                 st.success(f"The {n} model{'s' if n != 1 else ''} that answered agree")
             elif prediction.agree:

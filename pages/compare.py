@@ -60,7 +60,6 @@ if not saved:
     st.info("Choose at least one model set with saved models.")
     st.stop()
 options = [*saved, *ensembles]
-saved_names = list(saved)
 if (st.session_state.get("compare_model_options") != options
         or "compare_models" not in st.session_state):
     # Other sets chosen: their models (named afresh, with or without the set) all picked.
@@ -68,6 +67,8 @@ if (st.session_state.get("compare_model_options") != options
     st.session_state["compare_models"] = options
 picked = st.multiselect("Models", options, key="compare_models", format_func=display_name)
 saved = {k: v for k, v in saved.items() if k in picked}
+# a set whose ensemble was offered and unpicked: the leaderboard leaves that ensemble out too
+unpicked_sets = {Path(e["folder"]) for k, e in ensembles.items() if k not in picked}
 ensembles = {k: v for k, v in ensembles.items() if k in picked}
 if not saved:
     st.info("Pick at least one model folder: an ensemble is shown beside its models.")
@@ -150,11 +151,8 @@ st.caption("Accuracy at track level unless chosen otherwise, with its 95% bootst
 
 st.subheader("Leaderboard")
 with guard("Building the leaderboard"):
-    offered = set(options) - set(saved_names)  # the sets' ensembles a user could pick
-    unpicked = {name for name in offered if name not in picked}
-    board, board_notes, reference = leaderboard_for(saved, {  # an unpicked ensemble stays out
-        s: sets[s] for s in chosen_sets
-        if ("ensemble" if len(chosen_sets) == 1 else f"{s}/ensemble") not in unpicked},
+    board, board_notes, reference = leaderboard_for(
+        saved, {s: sets[s] for s in chosen_sets if Path(sets[s]) not in unpicked_sets},
         prefixed=len(chosen_sets) > 1)
     st.caption(f"Every model as saved, on its own held-out test tracks (reference: "
                f"{reference.get('split') or 'unknown split'}, {reference.get('test_tracks')} "

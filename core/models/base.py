@@ -563,13 +563,15 @@ def _augmented_batches(X: np.ndarray, y: np.ndarray, batch_size: int, model: Gen
     return Batches()
 
 
-def test_track_table(dataset: Dataset, tracks: np.ndarray, track_proba: np.ndarray
-                     ) -> list[dict[str, Any]]:
-    """Per track: id, audio path, true and predicted genre, confidence and probabilities."""
+def test_track_table(dataset: Dataset, tracks: np.ndarray, track_proba: np.ndarray,
+                     genres: list[str] | None = None) -> list[dict[str, Any]]:
+    """Per track: id, audio path, true and predicted genre, confidence and probabilities
+    (``genres``: those of the probabilities' columns, default the dataset's)."""
     m = dataset.manifest
+    genres = list(dataset.genres) if genres is None else genres
     return [
         {"track_id": str(m["track_id"].iloc[t]), "path": str(m["path"].iloc[t]),
-         "true": str(m["label"].iloc[t]), "predicted": dataset.genres[int(np.argmax(p))],
+         "true": str(m["label"].iloc[t]), "predicted": genres[int(np.argmax(p))],
          "confidence": round(float(np.max(p)), 4), "proba": [round(float(v), 6) for v in p]}
         for t, p in zip(tracks, track_proba, strict=True)
     ]
