@@ -130,10 +130,9 @@ class BusinessCase:
             ("GenreLab + review: hours / cost per year",
              f"{r['assisted_hours']:,.0f} h / {self.money(r['assisted_cost'])} "
              f"({r['machine_hours']:,.1f} machine h + {r['review_hours']:,.0f} review h)"),
-            ("Person-hours saved per year",
-             f"{r['hours_saved']:,.0f} h ({r['human_hours']:,.0f} h by people alone, minus the "
-             f"{r['review_hours']:,.0f} h people still review; machine hours cost money, not "
-             "people's time)"),
+            ("Person-hours saved per year",  # machine hours cost money, not people's time
+             f"{r['hours_saved']:,.0f} h ({r['human_hours']:,.0f} h - {r['review_hours']:,.0f} h "
+             "review)"),
             ("Money saved per year", self.money(r["money_saved"])),
         ]
 
