@@ -7,6 +7,8 @@ Every file format goes through libsndfile (via :mod:`soundfile`): wav, flac, ogg
 from __future__ import annotations
 
 import io
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +26,34 @@ from core.config import (
 from core.errors import AudioError, ParameterError
 
 AudioSource = str | Path | bytes | BinaryIO
+
+#: Audio missing at the end of a file, beyond which :func:`decode_audio` calls it truncated:
+#: more than this many seconds, and more than :data:`TRUNCATED_SHARE` of what the header declares.
+TRUNCATED_SECONDS = 0.5
+TRUNCATED_SHARE = 0.01
+
+# libsndfile's log line for a WAV/AIFF data chunk longer than the file: "data : 882000 (should
+# be 440978)". Streaming writers that cannot seek back declare 0 or 0xFFFFFFFF bytes instead.
+_CHUNK_SIZE_MISMATCH = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)",
+                                  re.MULTILINE)
+_UNKNOWN_SIZES = {0, 0xFFFFFFFF, 0x7FFFFFFF}
+
+
+@dataclass(frozen=True)
+class DecodedAudio:
+    """A decoded waveform, and what decoding noticed about the file."""
+
+    #: Mono float32 waveform in [-1, 1].
+    y: np.ndarray
+    #: Its sample rate in Hz.
+    sr: int
+    #: Things a user should know about the answer for this audio, one sentence each (e.g. that
+    #: the file ends before the length its header declares); empty for a sound file.
+    notes: tuple[str, ...] = ()
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.y) / self.sr
 
 
 def describe_source(source: AudioSource, name: str | None = None) -> str:
@@ -65,6 +95,35 @@ def load_audio(
 ) -> np.ndarray:
     """Decode audio to a mono float32 waveform in [-1, 1] at ``sr`` Hz.
 
+    The waveform of :func:`decode_audio` (which see for the parameters and errors), without
+    its notes.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        Mono waveform; channels are averaged.
+    """
+    return decode_audio(source, sr=sr, offset=offset, duration=duration,
+                        min_duration=min_duration, max_duration=max_duration, name=name).y
+
+
+def decode_audio(
+    source: AudioSource,
+    *,
+    sr: int,
+    offset: float = 0.0,
+    duration: float | None = None,
+    min_duration: float = MIN_DURATION_S,
+    max_duration: float | None = MAX_DURATION_S,
+    name: str | None = None,
+) -> DecodedAudio:
+    """Decode audio to a mono float32 waveform in [-1, 1] at ``sr`` Hz, with notes on the file.
+
+    A file that ends before the length its header declares (a download cut short, a copy
+    interrupted) is decoded as far as it goes, and a note says how much of it is there:
+    libsndfile reads a WAV or AIFF whose data chunk is longer than the file, and an mp3 whose
+    frame count (its Xing/LAME header) promises more than decodes, without an error.
+
     Parameters
     ----------
     source : str, Path, bytes or binary file object
@@ -84,8 +143,8 @@ def load_audio(
 
     Returns
     -------
-    y : np.ndarray [shape=(n,), dtype=float32]
-        Mono waveform; channels are averaged.
+    DecodedAudio
+        ``y`` (shape (n,), float32: the channels averaged), ``sr``, and ``notes``.
 
     Raises
     ------
@@ -125,7 +184,7 @@ def load_audio(
     else:
         handle = source
 
-    native_sr, data = _decode(handle, label, offset, duration, max_duration)
+    native_sr, data, declared = _decode(handle, label, offset, duration, max_duration)
     if data.shape[0] == 0:
         raise AudioError(f"{label}: the file holds no audio samples.", reason="empty")
     if not np.isfinite(data).all():
@@ -150,7 +209,16 @@ def load_audio(
                              "other inverted?); GenreLab hears the mono mix, which is silent.",
                              reason="silent")
         raise AudioError(f"{label}: the audio is silent.", reason="silent")
-    return np.ascontiguousarray(y, dtype=np.float32)
+    notes = ()
+    decoded_s, declared_s = data.shape[0] / native_sr, declared / native_sr
+    if declared_s - decoded_s > max(TRUNCATED_SECONDS, TRUNCATED_SHARE * declared_s):
+        notes = (f"{label}: only {_seconds(decoded_s)} of the {_seconds(declared_s)} its header "
+                 "declares could be decoded (a truncated file?); what decodes is used.",)
+    return DecodedAudio(np.ascontiguousarray(y, dtype=np.float32), sr, notes)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 60 else f"{int(value // 60)}:{value % 60:04.1f} min"
 
 
 def _decode(
@@ -159,8 +227,12 @@ def _decode(
     offset: float,
     duration: float | None,
     max_duration: float | None,
-) -> tuple[int, np.ndarray]:
-    """Decode the requested span with libsndfile; map its errors to :class:`AudioError`."""
+) -> tuple[int, np.ndarray, int]:
+    """Decode the requested span with libsndfile; map its errors to :class:`AudioError`.
+
+    Returns the native sample rate, the samples (frames x channels), and how many frames the
+    file's header declares for the span (more than were decoded when the file is truncated).
+    """
     try:
         with sf.SoundFile(handle) as f:
             native_sr = int(f.samplerate)
@@ -179,6 +251,10 @@ def _decode(
             if start:
                 f.seek(start)
             data = f.read(frames, dtype="float32", always_2d=True)
+            declared = _declared_frames(f.extra_info, total) - start
+            if duration is not None:
+                declared = min(declared, round(duration * native_sr))
+            declared = max(declared, frames)
     except AudioError:
         raise
     except sf.LibsndfileError as exc:
@@ -195,7 +271,22 @@ def _decode(
     except (RuntimeError, ValueError, EOFError, OSError) as exc:
         raise AudioError(f"{label}: the audio file is corrupt or truncated ({exc}).",
                          reason="corrupt") from None
-    return native_sr, data
+    return native_sr, data, declared
+
+
+def _declared_frames(log: str, frames: int) -> int:
+    """Frames a WAV/AIFF header declares, where libsndfile found a shorter data chunk.
+
+    libsndfile opens such a file with the frames that are there (``frames``) and logs the
+    chunk's declared and actual byte sizes; the declared frames are in the same proportion.
+    """
+    match = _CHUNK_SIZE_MISMATCH.search(log)
+    if match is None:
+        return frames
+    declared, actual = int(match.group(1)), int(match.group(2))
+    if declared in _UNKNOWN_SIZES or not 0 < actual < declared:
+        return frames
+    return round(frames * declared / actual)
 
 
 def segment_bounds(

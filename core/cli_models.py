@@ -216,11 +216,11 @@ def _counts(metrics: dict[str, Any]) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from core.audio import load_audio
+    from core.audio import decode_audio
     from core.config import FEATURE_SR
     from core.ensemble import ZERO_SHOT_MEMBER
     from core.explain import explain_prediction
-    from core.predict import load_models, predict_waveform
+    from core.predict import load_models, predict_decoded
 
     loaded = load_models(args.models, yamnet_handle=args.yamnet_handle)
     if not loaded.models:  # one line saying why
@@ -235,15 +235,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     results, failures = [], 0
     for file in args.files:
         try:  # decoded here, once: the explanations need the waveform too
-            y = load_audio(file, sr=FEATURE_SR)
-            prediction = predict_waveform(loaded.models, y, FEATURE_SR, ensemble=loaded.ensemble)
+            decoded = decode_audio(file, sr=FEATURE_SR)
+            prediction = predict_decoded(loaded.models, decoded, ensemble=loaded.ensemble)
             if args.explain:
-                explained = explain_prediction(loaded.models, prediction, y, FEATURE_SR,
+                explained = explain_prediction(loaded.models, prediction, decoded.y, decoded.sr,
                                                ensemble=loaded.ensemble)
         except GenreLabError as exc:
             failures += 1
             print(f"error: {exc}", file=sys.stderr)
             continue
+        for note in prediction.notes:
+            print(f"warning: {note}", file=sys.stderr)
         for name, message in prediction.errors.items():
             print(f"warning: {name} failed on {Path(file).name}: {message}", file=sys.stderr)
         results.append(prediction.to_dict(file))

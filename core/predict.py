@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.audio import AudioSource, load_audio
+from core.audio import AudioSource, DecodedAudio, decode_audio
 from core.config import FEATURE_SR
 from core.ensemble import Ensemble, combine_probabilities, member_folder
 from core.errors import GenreLabError, ModelError, ParameterError
 from core.models.base import GenreModel, SegmentPrediction
 
 __all__ = ["BUNDLED_MODELS", "ModelSet", "Prediction", "combine_probabilities",
-           "ensemble_probabilities", "load_models", "predict_audio", "predict_waveform", "warm_up"]
+           "ensemble_probabilities", "load_models", "predict_audio", "predict_decoded", "predict_waveform",
+           "warm_up"]
 
 #: The bundled default models (``assets/models/<family>/``).
 BUNDLED_MODELS = Path(__file__).resolve().parents[1] / "assets" / "models"
@@ -99,6 +100,9 @@ class Prediction:
     threshold: float = 0.0
     #: An AudioSet genre YAMNet hears that is none of the model set's genres, and its score.
     outside_genre: tuple[str, float] | None = None
+    #: What decoding noticed about the file (:attr:`core.audio.DecodedAudio.notes`), e.g. that
+    #: it ends before the length its header declares.
+    notes: tuple[str, ...] = ()
 
     @property
     def ensemble_genre(self) -> str | None:
@@ -172,8 +176,8 @@ class Prediction:
                         "probabilities": {g: round(float(v), 6)
                                           for g, v in zip(self.genres, self.ensemble, strict=True)},
                         "agree": self.agree}
-        return {"file": file, "duration_s": round(self.duration_s, 3), "models": models,
-                "ensemble": ensemble}
+        return {"file": file, "duration_s": round(self.duration_s, 3), "notes": list(self.notes),
+                "models": models, "ensemble": ensemble}
 
 
 def ensemble_probabilities(predictions: dict[str, SegmentPrediction],
@@ -277,10 +281,18 @@ def predict_audio(models: dict[str, GenreModel], source: AudioSource, *,
     Raises
     ------
     AudioError
-        The audio cannot be used (see :func:`core.audio.load_audio`).
+        The audio cannot be used (see :func:`core.audio.decode_audio`).
     """
     kwargs: dict[str, Any] = {"name": name}
     if max_duration is not None:
         kwargs["max_duration"] = max_duration
-    y = load_audio(source, sr=FEATURE_SR, **kwargs)
-    return predict_waveform(models, y, FEATURE_SR, ensemble=ensemble, threads=threads)
+    return predict_decoded(models, decode_audio(source, sr=FEATURE_SR, **kwargs),
+                           ensemble=ensemble, threads=threads)
+
+
+def predict_decoded(models: dict[str, GenreModel], decoded: DecodedAudio, *,
+                    ensemble: Ensemble | None = None, threads: int | None = None) -> Prediction:
+    """:func:`predict_waveform` of decoded audio, keeping what decoding noticed (its notes)."""
+    prediction = predict_waveform(models, decoded.y, decoded.sr, ensemble=ensemble,
+                                  threads=threads)
+    return replace(prediction, notes=decoded.notes)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.audio import check_extension, load_audio
+from core.audio import check_extension, decode_audio
 from core.config import FEATURE_SR, HOP_LENGTH
 from core.ensemble import Ensemble
 from core.features import logmel
 from core.models.base import GenreModel
-from core.predict import Prediction, predict_waveform
+from core.predict import Prediction, predict_decoded
 
 #: Upload types offered in the browser (libsndfile reads them all).
 UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg", "au", "aiff", "aif"]
@@ -48,8 +48,9 @@ def analyse(models: dict[str, GenreModel], name: str, data: bytes, *,
         The upload is not usable audio (the message says why).
     """
     check_extension(name)
-    y = load_audio(data, sr=FEATURE_SR, name=name)
-    prediction = predict_waveform(models, y, FEATURE_SR, ensemble=ensemble)
+    decoded = decode_audio(data, sr=FEATURE_SR, name=name)
+    y = decoded.y
+    prediction = predict_decoded(models, decoded, ensemble=ensemble)
     S = logmel(y, sr=FEATURE_SR, n_mels=96)
     pool = max(1, int(np.ceil(S.shape[1] / MAX_SPECTROGRAM_FRAMES)))
     if pool > 1:
@@ -74,8 +75,10 @@ def results_table(analyses: list[Analysis]) -> pd.DataFrame:
         row["confidence"] = (None if a.prediction.confidence is None
                              else round(a.prediction.confidence, 3))
         row["models agree"] = a.prediction.agree
+        row["notes"] = " ".join(note.removeprefix(f"{a.name}: ") for note in a.prediction.notes)
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table if table["notes"].any() else table.drop(columns="notes")
 
 
 def top_k(genres: list[str], proba: np.ndarray, k: int = 3) -> list[tuple[str, float]]:

@@ -125,6 +125,8 @@ else:
 prediction = analysis.prediction
 st.subheader(analysis.name)
 st.audio(analysis.data)
+for note in prediction.notes:
+    st.warning(note)
 for name, message in prediction.errors.items():
     st.warning(f"{model_label(name)} could not classify this file: {message}")
 

@@ -83,13 +83,18 @@ def test_classify_several_files_gives_a_table_and_bad_files_an_error(app):
         ("a.wav", wav_bytes(genre_like(1, 6.0)), "audio/wav"),
         ("b.wav", wav_bytes(genre_like(4, 6.0)), "audio/wav"),
         ("broken.wav", b"this is not audio", "audio/wav"),
+        ("cut.wav", wav_bytes(genre_like(6, 12.0))[:132_344], "audio/wav"),  # 3 s of 12
     ])
     app.run()
     assert not app.exception
     assert any("broken.wav" in e.value for e in app.error)
     table = app.dataframe[0].value
-    assert list(table["file"]) == ["a.wav", "b.wav"]
+    assert list(table["file"]) == ["a.wav", "b.wav", "cut.wav"]
     assert {"mlp genre", "cnn genre", "yamnet genre", "ensemble"} <= set(table.columns)
+    assert list(table["notes"]) == ["", "", "only 3.0 s of the 12.0 s its header declares could "
+                                    "be decoded (a truncated file?); what decodes is used."]
+    app.selectbox(key="detail").set_value("cut.wav").run()
+    assert "cut.wav: only 3.0 s of the 12.0 s" in "\n".join(w.value for w in app.warning)
 
 
 def test_compare(app):

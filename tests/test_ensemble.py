@@ -353,3 +353,21 @@ def test_predict_names_the_bundled_ensembles_zero_shot_member(tmp_path, capsys, 
     assert main(["-q", "predict", "--format", "json", str(clip)]) == 0
     answer = json.loads(capsys.readouterr().out)["models"]["yamnet"]["zero_shot"]
     assert zero.group(1) == answer["genre"]
+
+
+def test_predict_says_when_a_file_ends_before_its_header_says(tmp_path, capsys):
+    from core.cli import main
+    from core.synth import genre_like, write
+
+    full = write(tmp_path / "song.wav", genre_like(6, 12.0, seed=2), 22050)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[:full.stat().st_size // 2])
+    assert main(["-q", "predict", "--format", "json", str(full), str(cut)]) == 0
+    captured = capsys.readouterr()
+    whole, part = json.loads(captured.out)
+    assert whole["notes"] == [] and abs(whole["duration_s"] - 12.0) < 0.01
+    assert abs(part["duration_s"] - 6.0) < 0.01 and part["ensemble"]["verdict"]
+    assert part["notes"] == ["cut.wav: only 6.0 s of the 12.0 s its header declares could be "
+                             "decoded (a truncated file?); what decodes is used."]
+    assert f"warning: {part['notes'][0]}" in captured.err
+    assert "song.wav: only" not in captured.err

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import soundfile as sf
 
-from core.audio import load_audio
+from core.audio import decode_audio, load_audio
 from core.errors import AudioError
 from core.synth import noise, tone, write
 
@@ -43,6 +45,39 @@ def test_truncated_wav_keeps_what_decodes_or_says_corrupt(tmp_path):
     cut.write_bytes(path.read_bytes()[:40_000])
     y = load_audio(cut, sr=22050)  # libsndfile reads the samples that are there
     assert 0 < len(y) < 3 * 22050
+
+
+@pytest.mark.parametrize("fmt", ["WAV", "AIFF", "MP3"])
+def test_a_file_that_ends_early_is_decoded_with_a_note(tmp_path, fmt):
+    y = tone(seconds=20.0)
+    full = tmp_path / f"full.{fmt.lower()}"
+    sf.write(full, np.stack([y, y], axis=1), 22050, format=fmt)  # a 20-s header (mp3: Xing)
+    assert decode_audio(full, sr=22050).notes == ()
+    cut = tmp_path / f"cut.{fmt.lower()}"
+    cut.write_bytes(full.read_bytes()[:full.stat().st_size // 2])
+    decoded = decode_audio(cut, sr=22050)
+    assert 9.0 < decoded.duration_s < 11.0
+    assert len(decoded.notes) == 1
+    assert re.fullmatch(rf"cut\.{fmt.lower()}: only (9|10)\.\d s of the 20\.0 s its header "
+                        r"declares could be decoded \(a truncated file\?\); what decodes is "
+                        r"used\.", decoded.notes[0]), decoded.notes
+    np.testing.assert_array_equal(load_audio(cut, sr=22050), decoded.y)
+    # A span before the cut decodes whole; one that runs past it is noted
+    assert decode_audio(cut, sr=22050, offset=2.0, duration=3.0).notes == ()
+    past = decode_audio(cut, sr=22050, offset=5.0, duration=10.0)
+    assert past.duration_s < 6.0 and "of the 10.0 s its header declares" in past.notes[0]
+
+
+def test_a_streamed_wav_with_an_unknown_length_is_not_called_truncated(tmp_path):
+    path = write(tmp_path / "full.wav", tone(seconds=3.0), 22050)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"data") + 4
+    data[at:at + 4] = (0xFFFFFFFF).to_bytes(4, "little")  # what a writer that cannot seek leaves
+    data[4:8] = (0xFFFFFFFF).to_bytes(4, "little")
+    streamed = tmp_path / "streamed.wav"
+    streamed.write_bytes(bytes(data))
+    decoded = decode_audio(streamed, sr=22050)
+    assert decoded.notes == () and abs(decoded.duration_s - 3.0) < 0.01
 
 
 def test_truncated_mp3(tmp_path):
