@@ -2,7 +2,7 @@
 
 :func:`leaderboard` reads saved model folders (``metadata.json`` + ``metrics.json``, see
 :mod:`core.registry`) and makes one row per model: accuracy at track level with its 95%
-bootstrap interval, macro-F1, parameters, train time and inference time per segment, exactly as
+interval, macro-F1, parameters, train time and inference time per segment, exactly as
 saved when the model was trained and tested. Models are compared only when they were tested on
 the same split *and* the same test tracks (:func:`core.provenance.signature`); the others are
 kept but flagged (``comparable: False``), never silently ranked beside them.
@@ -619,7 +619,7 @@ def leaky_segment_score(model: Any, dataset: Any, *, seed: int = 0, cache: Any =
         ``protocol``, ``status`` (``"ok"`` or ``"n/a"``), ``reason``, ``family``, ``dataset``,
         ``seed``, ``tracks``, ``segments`` (rows per side), ``tracks_on_both_sides`` (songs with
         segments in training and in test), ``split`` (the song ids on each side),
-        ``segment`` (accuracy, its 95% bootstrap interval, macro-F1, n), ``train_seconds``,
+        ``segment`` (accuracy, its 95% interval, macro-F1, n), ``train_seconds``,
         ``hyperparameters``.
 
     Raises

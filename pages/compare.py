@@ -144,7 +144,7 @@ if "split" in summary and summary["split"].nunique() == 1:  # one split: say it 
 st.dataframe(summary, hide_index=True, width="stretch",
              column_config={"split": st.column_config.TextColumn(width="medium"),
                             "parameters": st.column_config.NumberColumn(format="localized")})
-st.caption("Accuracy at track level unless chosen otherwise, with its 95% bootstrap interval "
+st.caption("Accuracy at track level unless chosen otherwise, with its 95% interval "
            "over the test tracks; ECE: expected calibration error (0 = confidence matches how "
            "often the model is right); n/a: not measured for that model."
            + calibration_note(shown, level))

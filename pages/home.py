@@ -59,7 +59,7 @@ with guard("Reading the model cards"):
             st.warning("These models were tested on different tracks: compare their accuracies "
                        "with care.", icon=":material/warning:")
         st.dataframe(display_table(table, columns), hide_index=True, width="stretch")
-        st.caption("Held-out test tracks only, split by track and artist; 95% bootstrap "
+        st.caption("Held-out test tracks only, split by track and artist; 95% "
                    "intervals over the test tracks; ECE: expected calibration error (0 = a "
                    "model's confidence matches how often it is right). Honest GTZAN accuracy "
                    "tops out near 80% in the literature; above 90% usually means leakage."

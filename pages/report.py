@@ -37,7 +37,7 @@ k1, k2, k3 = st.columns(3)
 k1.metric("Best model", display_name(best_name),
           help=f"The most accurate of {len(alike)} model(s) tested on the same {track['n']} songs.")
 k2.metric("Accuracy on unseen songs", f"{track['accuracy']:.0%}",
-          help="95% bootstrap interval over the test songs in the caption below.")
+          help="95% interval over the test songs in the caption below.")
 k3.metric("Macro-F1", f"{track['macro_f1']:.2f}")
 st.caption(f"{display_name(best_name)}: {percent_ci(track)} of {track['n']} test songs "
            f"({best.get('info', {}).get('split', {}).get('name', 'its test split')}).")

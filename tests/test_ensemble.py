@@ -21,8 +21,8 @@ from core.ensemble import (
 )
 from core.errors import ModelError
 from core.evaluation import (
+    accuracy_interval,
     aggregate_tracks,
-    bootstrap_interval,
     calibrated_ece,
     expected_calibration_error,
 )
@@ -71,17 +71,21 @@ def test_temperature_scaling_undoes_overconfidence():
                                                                                           labels)
 
 
-def test_expected_calibration_error_and_bootstrap_interval():
+def test_expected_calibration_error_and_accuracy_interval():
     labels, probas = sample_world(n=3000)
     assert expected_calibration_error(probas["good"], labels) < 0.04
     assert expected_calibration_error(probas["noise"], labels) > 0.3
     certain_and_right = np.eye(3)[[0, 1, 2, 0]]
     assert expected_calibration_error(certain_and_right, np.array([0, 1, 2, 0])) == 0.0
     correct = np.r_[np.ones(70, bool), np.zeros(30, bool)]
-    low, high = bootstrap_interval(correct)
+    low, high = accuracy_interval(correct)
     assert low < 0.7 < high and 0.1 < high - low < 0.25
-    low_many, high_many = bootstrap_interval(np.tile(correct, 20))
+    low_many, high_many = accuracy_interval(np.tile(correct, 20))
     assert high_many - low_many < (high - low) / 3  # 20x the tracks, ~4.5x narrower
+    # A handful of tracks all right (or all wrong) is not certainty
+    np.testing.assert_allclose(accuracy_interval(np.ones(2, bool)), [0.342, 1.0], atol=1e-3)
+    np.testing.assert_allclose(accuracy_interval(np.zeros(2, bool)), [0.0, 0.658], atol=1e-3)
+    assert np.isnan(accuracy_interval(np.zeros(0, bool))).all()
 
 
 def test_track_probabilities_are_the_mean_of_each_tracks_rows_in_any_order():
