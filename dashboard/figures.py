@@ -109,7 +109,8 @@ def timeline(segment_proba: np.ndarray, segment_times: np.ndarray, genres: Seque
         z=np.asarray(segment_proba).T, x=edges, y=list(genres), zmin=0, zmax=1,
         colorscale="Viridis", colorbar={"title": "p", "tickformat": ".0%"},
         hovertemplate="%{x:.1f} s, %{y}: %{z:.1%}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="time (s)", height=120 + 22 * len(genres), **_LAYOUT)
+    fig.update_layout(title=title, xaxis_title="time (s)", height=120 + 22 * len(genres),
+                      yaxis={"autorange": "reversed"}, **_LAYOUT)  # genres top down, as on the card
     fig.update_xaxes(range=[float(edges[0]), float(edges[-1])])
     return fig
 

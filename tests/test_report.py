@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pytest
 
 from dashboard import figures
@@ -51,6 +52,15 @@ def test_exported_report_charts_keep_room_for_their_axis_labels():
     assert printed.layout.margin.l == 90 and printed.layout.margin.b == 90  # the dashboard's 10 px
     assert printed.layout.width == 680  # an A4 page's width between 14-mm margins: prints as shown
     assert fig.layout.margin.l == tight  # the dashboard's own figure is left as it was
+
+
+def test_along_the_song_lists_genres_top_down_as_the_song_card_does():
+    proba = np.eye(3)[[0, 2]]
+    fig = figures.timeline(proba, np.array([[0.0, 3.0], [3.0, 6.0]]), ["blues", "jazz", "rock"],
+                           title="t")
+    assert list(fig.data[0].y) == ["blues", "jazz", "rock"]
+    assert fig.layout.yaxis.autorange == "reversed"  # the first genre at the top
+    assert list(fig.layout.xaxis.range) == [0.0, 6.0]
 
 
 def test_report_html_is_one_file_with_date_models_business_case_and_caveat():
