@@ -228,13 +228,22 @@ class Ensemble:
         return path
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> Ensemble | None:
+    def load(cls, directory: str | os.PathLike[str], *, current: bool = False
+             ) -> Ensemble | None:
         """The saved ensemble of a model set, or None when it has none.
+
+        Parameters
+        ----------
+        directory : str or path
+            The model set's folder.
+        current : bool
+            Refuse an ensemble whose member folders were retrained since it was fitted
+            (:meth:`stale_members`): its weights and temperatures belong to other networks.
 
         Raises
         ------
         ModelError
-            The file exists but is corrupt or of another format.
+            The file exists but is corrupt or of another format, or (``current``) is stale.
         """
         path = Path(directory) / ENSEMBLE_FILE
         if not path.is_file():
@@ -254,6 +263,9 @@ class Ensemble:
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             raise ModelError(f"{path}: not a usable ensemble ({exc}); train the model set again "
                              "(`python -m core train`) or delete the file") from None
+        if current and (stale := ensemble.stale_members(directory)):
+            raise ModelError(f"{path} was fitted on other versions of {', '.join(stale)} "
+                             "(retrained since); train the model set again to refit it")
         return ensemble
 
 

@@ -333,7 +333,7 @@ def _ensemble_row(set_name: str, folder: Path, members: Mapping[str, dict[str, A
     from core.registry import read_metrics
 
     try:
-        ensemble = Ensemble.load(folder)
+        ensemble = Ensemble.load(folder, current=True)
     except ModelError as exc:
         return None, f"the ensemble of {set_name} is left out: {exc}"
     if ensemble is None:

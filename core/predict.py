@@ -73,14 +73,9 @@ def load_models(directory: str | os.PathLike[str] | None = None, *,
     found.models = dict(sorted(found.models.items(),
                                key=lambda kv: (order.get(kv[1].family, 9), kv[0])))
     try:
-        found.ensemble = Ensemble.load(root)
+        found.ensemble = Ensemble.load(root, current=True)
     except ModelError as exc:
-        found.errors["ensemble"] = f"{exc}; using the geometric mean"
-    if found.ensemble is not None and (stale := found.ensemble.stale_members(root)):
-        found.errors["ensemble"] = (
-            f"{root / 'ensemble.json'} was fitted on other versions of {', '.join(stale)} "
-            "(retrained since); using the geometric mean until the set is trained again")
-        found.ensemble = None
+        found.errors["ensemble"] = f"{exc}; using the geometric mean meanwhile"
     return found
 
 

@@ -128,7 +128,7 @@ def ensemble_entry(folder: Path) -> dict[str, Any] | None:
     from core.errors import ModelError
 
     try:
-        ensemble = Ensemble.load(folder)
+        ensemble = Ensemble.load(folder, current=True)
     except ModelError:
         return None
     if ensemble is None or "track" not in ensemble.metrics:
@@ -294,12 +294,9 @@ def _evaluate_ensemble_entry(entry: dict[str, Any], dataset: Dataset, rows: np.n
     from core.train import evaluate_set_ensemble
 
     folder = Path(entry["folder"])
-    ensemble = Ensemble.load(folder)
+    ensemble = Ensemble.load(folder, current=True)
     if ensemble is None:
         raise ModelError(f"{folder} has no fitted ensemble")
-    if stale := ensemble.stale_members(folder):
-        raise ModelError(f"it was fitted on other versions of {', '.join(stale)} (retrained "
-                         "since); train the set again")
     models = {member: model_in(folder / member) for member in ensemble.folders}
     return evaluate_set_ensemble(models, ensemble, dataset, rows,
                                  model_dirs={m: folder / m for m in ensemble.folders}, cache=cache)

@@ -243,6 +243,13 @@ def test_a_stale_ensemble_falls_back_to_the_geometric_mean(tmp_path):
     path.write_text(json.dumps(data))
     loaded = load_models(tmp_path / "set")
     assert loaded.ensemble is None and "other versions of yamnet" in loaded.errors["ensemble"]
+    # Nor do its saved test figures stand beside the retrained members on the leaderboard
+    from core.leaderboard import leaderboard
+
+    board = leaderboard([tmp_path / "set"])
+    assert not any(row.get("family") == "ensemble" for row in board.rows), board.rows
+    assert any("ensemble of set is left out" in note and "other versions of yamnet" in note
+               for note in board.notes), board.notes
 
 
 
