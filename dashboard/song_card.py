@@ -57,6 +57,10 @@ def song_card(analysis: Any, *, model_set: str, explanations: dict[str, list[Any
     fig.suptitle(f"{analysis.name}", x=0.06, y=0.97, ha="left", fontsize=18, fontweight="bold")
     fig.text(0.06, 0.925, f"{p.duration_s:.0f} s · model set: {model_set} · GenreLab · {when}",
              fontsize=10, color="#636E72")
+    for i, note in enumerate(p.notes):  # e.g. a file that ends before its header says
+        note = note.removeprefix(f"{analysis.name}: ")
+        fig.text(0.06, 0.9 - 0.02 * i, textwrap.shorten(note[:1].upper() + note[1:], 150),
+                 fontsize=9, color="#D63031")
 
     # The answers
     ax = fig.add_subplot(grid[0, 0])

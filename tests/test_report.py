@@ -154,6 +154,13 @@ def test_song_card_is_a_png_or_a_one_page_pdf():
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") <= 1
     with pytest.raises(ValueError, match="png"):
         song_card(analysis, model_set="set", fmt="svg")
+    # A file that ended early says so on its card
+    from dataclasses import replace
+
+    noted = replace(analysis, prediction=replace(prediction, notes=(
+        "song.wav: only 6.0 s of the 12.0 s its header declares could be decoded.",)))
+    assert song_card(analysis, model_set="set") == png  # the same card draws the same bytes
+    assert song_card(noted, model_set="set") != png
 
 
 def test_spectrogram_draws_its_floor_black_and_its_axis_in_hz():
