@@ -12,6 +12,18 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+#: Bytes a file name may have on common file systems (ext4, APFS, NTFS in UTF-16 units).
+NAME_MAX = 255
+
+
+def temporary_prefix(name: str, *, room: int = 40) -> str:
+    """``".<name>."``, the name cut short (on a character boundary) so that a temporary file
+    or folder named from it, with up to ``room`` more bytes (random part, suffix), still fits
+    in :data:`NAME_MAX` bytes: a target whose own name is near the limit gets a shorter
+    temporary name instead of "File name too long"."""
+    encoded = name.encode("utf-8", "surrogateescape")[:max(1, NAME_MAX - room - 2)]
+    return f".{encoded.decode('utf-8', 'ignore') or '_'}."
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path, *, suffix: str = "") -> Iterator[Path]:
@@ -22,7 +34,8 @@ def atomic_path(target: str | Path, *, suffix: str = "") -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix + ".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=temporary_prefix(target.name),
+                               suffix=suffix + ".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, replacement_mode(target, 0o666))  # mkstemp's 0600 is for temporary files
@@ -55,13 +68,14 @@ def replace_dir_atomic(target: str | Path, fill: Callable[[Path], None]) -> None
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.new."))
+    tmp_dir = Path(tempfile.mkdtemp(dir=target.parent, prefix=temporary_prefix(target.name) + "new."))
     os.chmod(tmp_dir, replacement_mode(target, 0o777))  # mkdtemp's 0700 likewise
     try:
         fill(tmp_dir)
         _fsync_tree(tmp_dir)
         if target.exists():
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old."))
+            old = Path(tempfile.mkdtemp(dir=target.parent,
+                                        prefix=temporary_prefix(target.name) + "old."))
             old.rmdir()
             os.replace(target, old)
             try:

@@ -169,6 +169,21 @@ def test_atomic_saves_get_the_modes_a_plain_write_would(trained, tmp_path):
     assert (tmp_path / "saved.txt").stat().st_mode & 0o777 == 0o640
 
 
+def test_atomic_saves_of_names_near_the_file_system_limit(tmp_path):
+    from core.atomic import replace_dir_atomic, temporary_prefix, write_text_atomic
+
+    name = "é" * 125 + ".json"  # 255 bytes: the longest name ext4 allows
+    write_text_atomic(tmp_path / name, "x")
+    write_text_atomic(tmp_path / name, "y")  # replacing it too
+    folder = tmp_path / ("m" * 255)
+    for text in ("1", "2"):
+        replace_dir_atomic(folder, lambda tmp, text=text: (tmp / "a").write_text(text))
+    assert (tmp_path / name).read_text() == "y" and (folder / "a").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, folder.name])
+    short = temporary_prefix("é" * 125)  # cut on a character boundary, never mid-character
+    assert short.startswith(".é") and len(short.encode()) <= 255 - 40 and "\ufffd" not in short
+
+
 def test_model_with_other_feature_definitions_is_refused(trained, tmp_path):
     from core.predict import load_models
     from core.registry import load_model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import mutagen
@@ -117,6 +118,33 @@ def test_write_tags_then_undo_restores_every_old_value_and_never_touches_audio(t
         assert audio_payload(path) == before[name][1], name
     assert main(["-q", "tag", "--undo", "--out", str(db)]) == 0
     assert "nothing to undo" in capsys.readouterr().out
+
+
+def test_a_file_name_near_the_limit_gets_its_tags_and_a_failed_write_logs_nothing(
+        tmp_path, monkeypatch):
+    long = write(tmp_path / ("L" * 246 + ".mp3"), genre_like(1, 2.0), SR)  # 250 bytes of 255
+    write_changes(long, {"TCON": ("Rock",)})
+    assert ID3(long).getall("TCON")[0].text == ["Rock"]
+    assert [p.name for p in tmp_path.iterdir()] == [long.name]  # no temporary copy left
+
+    db, paths = tagged_folder(tmp_path / "lib")
+    copy = shutil.copy2
+
+    def copy2(source, target, **kwargs):
+        if Path(source).name == "song.flac":  # e.g. a full disk, a name too long
+            raise OSError(28, "No space left on device")
+        return copy(source, target, **kwargs)
+
+    monkeypatch.setattr("core.library.tags.shutil.copy2", copy2)
+    flac_before = paths["song.flac"].read_bytes()
+    done = write_tags(db)
+    assert done.failures == [f"{paths['song.flac']}: cannot write its tags (No space left on "
+                             "device)"]
+    assert done.files_changed == 2  # the run went on past it
+    assert paths["song.flac"].read_bytes() == flac_before
+    with TagStore(db).connect(read_only=True) as con:
+        logged = {r[0] for r in con.execute("SELECT path FROM tag_changes").fetchall()}
+    assert logged == {str(paths["song.mp3"]), str(paths["song.ogg"])}  # nothing for the flac
 
 
 def test_a_write_that_would_change_the_audio_leaves_the_file_alone(tmp_path, monkeypatch):

@@ -457,7 +457,7 @@ def _apply(store: TagStore, path: str, hash_before: str, changes: list[TagChange
                      hash_before, now()])
     try:
         write_changes(path, {c.field: c.new for c in changes})
-    except LibraryError:
+    except Exception:  # nothing was written: the logged changes never happened
         if not undo:
             with store.transaction() as con:
                 con.execute("DELETE FROM tag_changes WHERE batch = ? AND path = ? AND "

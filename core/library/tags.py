@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.atomic import temporary_prefix
 from core.errors import LibraryError
 from core.library.payload import audio_payload
 
@@ -204,24 +205,25 @@ def write_changes(path: str | os.PathLike[str],
     path = str(path)
     fmt = _required_format(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                               suffix=f".tagging{Path(path).suffix}")  # same kind of file
-    os.close(fd)
-    try:
+    tmp = None
+    try:  # the copy is the same kind of file; a name near the limit gets a shorter copy's name
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=temporary_prefix(os.path.basename(path)),
+                                   suffix=f".tagging{Path(path).suffix[:16]}")
+        os.close(fd)
         shutil.copy2(path, tmp)
         obj = _open(tmp, fmt)
         for field, value in values.items():
             _set(obj, fmt, field, value)
-        try:
-            _save(obj, fmt, tmp)
-        except (mutagen.MutagenError, OSError) as exc:
-            raise LibraryError(f"{path}: cannot write its tags ({exc})") from None
+        _save(obj, fmt, tmp)
         if audio_payload(tmp) != audio_payload(path):
             raise LibraryError(f"{path}: writing tags would have changed its audio data; the "
                                "file was left as it was")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except (mutagen.MutagenError, OSError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise LibraryError(f"{path}: cannot write its tags ({detail})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
