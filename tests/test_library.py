@@ -134,6 +134,9 @@ def test_tag_a_library_then_resume_rename_and_export(models_dir, tmp_path, capsy
     assert a["content_hash"] == copy["content_hash"] and a["genre"] == copy["genre"]
     assert rows.loc[str(lib / "broken.mp3"), "error_reason"] == "corrupt"
     assert rows.loc[str(lib / "short.wav"), "error_reason"] == "too-short"
+    # the reason belongs to the content, which copies share: no file's name in it
+    assert rows.loc[str(lib / "short.wav"), "error"].startswith("0.")
+    assert "broken.mp3" not in rows.loc[str(lib / "broken.mp3"), "error"]
     song = rows.loc[str(lib / "jazz" / "d.mp3")]
     models = json.loads(song["models"])
     assert set(models) == {"mlp", "mlp_b"}
@@ -301,6 +304,31 @@ def test_a_second_run_on_the_same_database_is_refused(models_dir, tmp_path, caps
     with RunLock(db):  # ...but the kernel released its lock when it died
         pass
     assert not lock.exists()  # a run that ends removes its lock file
+
+
+def test_answers_for_one_song_saved_at_once_all_land(tmp_path):
+    import threading
+
+    store = TagStore(tmp_path / "lib.duckdb").create()
+    failures: list[str] = []
+
+    def answer(genre: str) -> None:  # e.g. two browser tabs on the Library page
+        for _ in range(15):
+            try:
+                store.set_review("song", genre, predicted="rock", model_set="s", path="/a.mp3")
+            except Exception as exc:  # DuckDB's conflicting upserts, before the fix
+                failures.append(repr(exc))
+
+    threads = [threading.Thread(target=answer, args=(g,)) for g in ("rock", "jazz", "pop")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    with store.connect(read_only=True) as con:
+        rows = con.execute("SELECT genre, action FROM reviews").fetchall()
+    assert len(rows) == 1 and rows[0] in {("rock", "confirmed"), ("jazz", "corrected"),
+                                          ("pop", "corrected")}
 
 
 def test_undo_on_a_mistyped_database_leaves_nothing_behind(tmp_path, capsys):

@@ -262,10 +262,10 @@ def tag_file(models: Any, task: TagTask, spec: TagSpec, *,
         row["analysed_s"] = round(len(y) / FEATURE_SR, 3)
         prediction = predict_waveform(models.models, y, FEATURE_SR, ensemble=models.ensemble,
                                       threads=threads)
-    except AudioError as exc:
-        row.update(error_reason=exc.reason, error=str(exc))
+    except AudioError as exc:  # the row is the content's: any copy of it shows the reason
+        row.update(error_reason=exc.reason, error=_without_name(str(exc), task.path))
     except GenreLabError as exc:
-        row.update(error_reason="error", error=str(exc))
+        row.update(error_reason="error", error=_without_name(str(exc), task.path))
     except Exception as exc:  # one odd file must never stop a run over a whole library
         row.update(error_reason="internal", error=f"{type(exc).__name__}: {exc}")
     else:
@@ -292,6 +292,12 @@ def tag_file(models: Any, task: TagTask, spec: TagSpec, *,
                                                strict=True)})
     row["seconds"] = round(time.perf_counter() - start, 4)
     return row
+
+
+def _without_name(message: str, path: str) -> str:
+    """``message`` without its leading file name: a prediction row belongs to a song's content,
+    which other files (copies, renamed files) share, each shown beside its own path."""
+    return message.removeprefix(f"{Path(path).name}: ")
 
 
 # ---------------------------------------------------------------- worker processes and actors
