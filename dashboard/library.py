@@ -234,6 +234,18 @@ def display_table(view: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def analyses_text(rows: pd.DataFrame, latest: str) -> str:
+    """Which analyses the rows' answers come from: ``analysis whole``, or, when some songs
+    keep an answer from an earlier run's analysis, how many files each one answered."""
+    counts = rows["analysis"].dropna().value_counts()
+    if set(counts.index) <= {latest}:
+        return f"analysis {latest}"
+    parts = [f"{name} for {n:,} file{'s' if n != 1 else ''}"
+             for name, n in sorted(counts.items(), key=lambda kv: (kv[0] != latest, -kv[1]))]
+    return ("analyses " + ", ".join(parts) + f" (the latest run's is {latest}; a song it did "
+            "not analyse keeps its most recent answer)")
+
+
 def failures(rows: pd.DataFrame) -> pd.DataFrame:
     """Files that could not be tagged, with why."""
     failed = rows[rows["status"] == "failed"]

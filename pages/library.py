@@ -9,6 +9,7 @@ from core.library import TagStore, export_manifest
 from dashboard import figures
 from dashboard.library import (
     SORTS,
+    analyses_text,
     audio_file,
     default_database,
     display_table,
@@ -60,7 +61,7 @@ run = data.runs.iloc[0]
 tagged_with = Path(str(run.get("models_dir") or "")).resolve()
 set_name = next((name for name, folder in model_sets().items()  # as the sidebar names it
                  if Path(folder).resolve() == tagged_with), run["model_set_name"])
-st.caption(f"Model set {set_name} (id {run['model_set']}), analysis {run['analysis']}; "
+st.caption(f"Model set {set_name} (id {run['model_set']}), {analyses_text(rows, run['analysis'])}; "
            f"{len(data.runs)} run(s), the latest {run['status']}.")
 
 with guard("Drawing the genre distribution"):

@@ -179,6 +179,13 @@ def test_tag_a_library_then_resume_rename_and_export(models_dir, tmp_path, capsy
     out = capsys.readouterr().out
     assert "tagged 0 songs; 2 failed (reasons below)\n" in out, out  # no rates of nothing
     assert set(library_rows(db)["analysis"].dropna()) == {"windows-1x3s"}
+    # A small run with other options shows its answer, and hides no earlier one.
+    assert main([*args[:2], str(lib / "jazz"), *args[3:], "--max-seconds", "2"]) == 0
+    rows = library_rows(db).set_index("path")
+    assert rows.loc[str(mp3), "analysis"] == "middle-2s"
+    others = rows.drop(index=[p for p in rows.index if "/jazz/" in p])
+    assert set(others["analysis"].dropna()) == {"windows-1x3s"}
+    assert others["genre"].notna().sum() == 4 and others["error_reason"].notna().sum() == 2
 
 
 def test_bad_input_gives_one_error_line_and_exit_codes(models_dir, tmp_path, capsys):
@@ -304,6 +311,17 @@ def test_a_second_run_on_the_same_database_is_refused(models_dir, tmp_path, caps
     with RunLock(db):  # ...but the kernel released its lock when it died
         pass
     assert not lock.exists()  # a run that ends removes its lock file
+
+
+def test_the_library_page_says_which_analyses_its_answers_come_from():
+    from dashboard.library import analyses_text
+
+    one = pd.DataFrame({"analysis": ["whole", "whole", None]})
+    assert analyses_text(one, "whole") == "analysis whole"
+    mixed = pd.DataFrame({"analysis": ["whole", "middle-2s", "whole", None]})
+    assert analyses_text(mixed, "middle-2s") == (
+        "analyses middle-2s for 1 file, whole for 2 files (the latest run's is middle-2s; a "
+        "song it did not analyse keeps its most recent answer)")
 
 
 def test_answers_for_one_song_saved_at_once_all_land(tmp_path):

@@ -18,8 +18,9 @@ Tables (schema version :data:`SCHEMA_VERSION`):
     Every value ``--write-tags`` wrote into a file, with the value it replaced (``NULL``: the
     field was absent), so ``--undo`` can put it back.
 
-The view ``library`` joins them into one row per file for the latest run's model set and
-analysis; ``--format parquet`` exports that view.
+The view ``library`` joins them into one row per file, with the song's answer from the latest
+run's model set (from the latest run's analysis where the song has one, else its most recent
+analysis: ``analysis`` says which); ``--format parquet`` exports that view.
 
 Writes are transactions (a killed run loses at most its uncommitted batch). Connections are
 short: the tagger opens one per batch, so the dashboard can read the database while a run goes
@@ -153,9 +154,16 @@ CREATE OR REPLACE VIEW library AS
            p.error, p.seconds, p.model_set, p.analysis, p.tagged_at,
            r.genre AS reviewed_genre, r.action AS review_action, r.reviewed_at
     FROM files f
-    LEFT JOIN predictions p ON p.content_hash = f.content_hash
-        AND p.model_set = (SELECT model_set FROM runs ORDER BY run_id DESC LIMIT 1)
-        AND p.analysis = (SELECT analysis FROM runs ORDER BY run_id DESC LIMIT 1)
+    LEFT JOIN (
+        -- each song's answer from the latest run's model set: the latest run's analysis where
+        -- it has one, else its most recent (a small run with other options hides nothing)
+        SELECT q.* FROM predictions q,
+            (SELECT model_set, analysis FROM runs ORDER BY run_id DESC LIMIT 1) latest
+        WHERE q.model_set = latest.model_set
+        QUALIFY row_number() OVER (PARTITION BY q.content_hash
+                                   ORDER BY (q.analysis = latest.analysis) DESC,
+                                            q.tagged_at DESC) = 1
+    ) p ON p.content_hash = f.content_hash
     LEFT JOIN reviews r ON r.content_hash = f.content_hash;
 INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT DO NOTHING;
 """
@@ -412,7 +420,7 @@ class TagStore:
 
     # ---------------------------------------------------------------- reading
     def library(self, con: Any | None = None) -> pd.DataFrame:
-        """The ``library`` view: one row per file (latest run's model set and analysis)."""
+        """The ``library`` view: one row per file (the latest run's model set; see the module)."""
         if con is None:
             with self.connect(read_only=True) as own:
                 return self.library(own)
