@@ -7,8 +7,11 @@ evaluation dataset shares tracks with that table it is the model's own dataset, 
 tracks in the table are known to be held out. A dataset that shares nothing with either record
 cannot be told apart: all of it is evaluated, flagged ``unknown`` so the caller warns loudly.
 
-Tracks are matched by genre and file stem (``("blues", "blues.00012")``), so the same GTZAN
-clip read with the ``gtzan``, ``folders`` or ``features-csv`` layout is recognised.
+Tracks are matched by genre and their path below the genre's folder without the extension
+(:func:`track_key`: ``("blues", "blues.00012")``, ``("rock", "album 1/01")``), so the same GTZAN
+clip read with the ``gtzan``, ``folders`` or ``features-csv`` layout is recognised, and numbered
+files of several albums stay apart. Another collection's song of the same genre and the same
+path is taken for the trained one (names cannot tell them apart).
 """
 
 from __future__ import annotations
@@ -33,13 +36,23 @@ __all__ = ["TRAINED_TRACKS", "HeldOut", "held_out_notice", "held_out_rows",
 
 
 def track_key(label: str, track_id: str = "", path: str = "") -> TrackKey:
-    """``(genre, file stem)`` of a track: how tracks are matched across layouts."""
+    """``(genre, name)`` of a track: how tracks are matched across layouts and collections.
+
+    The name is the track's path below its genre folder, without the extension
+    (``album 1/01`` for ``rock/album 1/01.wav``), where the genre's folder is in the track id
+    or path; else its file name (GTZAN's ``blues.00001``, which its audio folders, its layout
+    and its feature table all give). Numbered files of several albums in one genre therefore
+    stay apart.
+    """
     name = str(track_id or "") or str(path or "")
-    stem = PurePosixPath(name.replace("\\", "/")).name
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    genre = str(label).lower()
+    folders = [i for i, part in enumerate(parts[:-1]) if part.lower() == genre]
+    below = "/".join(parts[folders[-1] + 1:] if folders else parts[-1:])
     for suffix in (".wav", ".mp3", ".flac", ".ogg", ".au", ".aiff", ".aif"):
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-    return str(label).lower(), stem.lower()
+        if below.lower().endswith(suffix):
+            below = below[: -len(suffix)]
+    return genre, below.lower()
 
 
 def _keys(rows: Iterable[Mapping[str, Any]], label: str = "label") -> set[TrackKey]:

@@ -242,7 +242,8 @@ def evaluate_saved(saved: dict[str, dict[str, Any]], data: str, layout: str, spl
     dataset = load_dataset(data, layout)
     m = dataset.manifest
     rows = None
-    label = f"{dataset.name}, tracks each model never trained on (matched by genre and file name)"
+    label = (f"{dataset.name}, tracks each model never trained on (matched by genre and path in "
+             "the genre folder)")
     if split is not None:
         chosen = make_split(dataset, split, seed=seed, fold=fold)
         rows, label = chosen.test, f"{dataset.name}, {chosen.name} test tracks"

@@ -159,3 +159,29 @@ def test_shipped_tables_are_complete():
     assert split_table("fault_filtered")["split"].value_counts().to_dict() == {
         "train": 443, "test": 290, "valid": 197}
     assert len(split_table("artist_3fold")) == 948
+
+
+def test_numbered_files_of_several_albums_are_told_apart_when_leaving_out_trained_tracks(
+        tmp_path):
+    from core.datasets import load_dataset
+    from core.provenance import held_out_rows, record_training_tracks, track_key
+    from core.synth import genre_like, write
+
+    assert track_key("rock", "rock/album 1/01") == ("rock", "album 1/01")
+    assert track_key("Rock", "", "/music/Rock/live/01.WAV") == ("rock", "live/01")
+    # GTZAN's ids match across its layouts, as before: folders, gtzan layout, feature table
+    assert track_key("blues", "blues/blues.00012") == track_key("blues", "blues.00012") == \
+        track_key("blues", "", "/data/excerpts/blues/blues.00012.wav") == ("blues", "blues.00012")
+    assert track_key("jazz", "", "/elsewhere/01.mp3") == ("jazz", "01")  # no genre folder
+
+    for genre in ("rock", "jazz"):
+        for album in range(4):
+            for song in range(3):
+                write(tmp_path / "music" / genre / f"album {album}" / f"0{song}.wav",
+                      genre_like(album, 1.0, seed=song), 22050)
+    dataset = load_dataset(tmp_path / "music", "folders")
+    split = make_split(dataset, "random", seed=0)
+    record_training_tracks(tmp_path / "model", dataset, split)
+    held = held_out_rows(dataset.manifest, model_dir=tmp_path / "model", metrics={})
+    assert sorted(held.rows) == sorted(split.test)  # every album's 01.wav is its own track
+    assert held.excluded == len(split.train) + len(split.valid) and held.known == "recorded"
