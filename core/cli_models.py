@@ -71,7 +71,7 @@ def _headline(metrics: dict[str, Any]) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from core.splits import make_split
-    from core.train import parse_families, training_recordings
+    from core.train import check_set_folder, parse_families, training_recordings
 
     families = parse_families(args.models)
     weights = getattr(args, "weights", None)
@@ -90,6 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--fine-tune (musicnn's back-end) applies to the cnn family only; "
                              "add cnn to --models")
     dataset = load_dataset(args.data, args.layout)
+    check_set_folder(out, families, dataset.genres)
     split = make_split(dataset, args.split, seed=args.seed, fold=args.fold)
     print(f"{dataset.name}: {len(dataset.manifest)} rows, {len(dataset.genres)} genres; split "
           f"{split.name}: " + ", ".join(f"{k} {v}" for k, v in split.sizes().items()))
@@ -139,6 +140,14 @@ def _train_families(args: argparse.Namespace, families: list[str], dataset: Any,
         from core.train import save_set_ensemble
 
         print(save_set_ensemble(trained, Path(args.out), dataset=dataset.name, split=split.name))
+    elif trained:  # the set's ensemble, if it has one, was fitted on the model replaced
+        from core.ensemble import Ensemble
+
+        try:
+            Ensemble.load(args.out, current=True)
+        except ModelError as exc:
+            print(f"warning: {exc}; until then `predict` combines the models by their "
+                  "geometric mean", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -155,8 +164,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     rows = None
     if args.split:
         rows = make_split(dataset, args.split, seed=args.seed, fold=args.fold).test
+    errors = {name: message for name, message in loaded.errors.items() if name != "ensemble"}
+    if loaded.ensemble_error:  # there is no fallback to score here
+        errors["ensemble"] = f"not evaluated: {loaded.ensemble_error}"
     report: dict[str, Any] = {"data": str(args.data), "split": args.split or "all",
-                              "models": {}, "errors": dict(loaded.errors), "warnings": {}}
+                              "models": {}, "errors": errors, "warnings": {}}
     cache = FeatureCache()
     for name, model in loaded.models.items():
         try:  # never on a track the model trained on (its trained_tracks.json)
@@ -232,6 +244,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for name, model in loaded.models.items():
         for message in model.warnings_:
             print(f"warning: model {name}: {message}", file=sys.stderr)
+    if loaded.genre_note:
+        print(f"warning: {loaded.genre_note}", file=sys.stderr)
     results, failures = [], 0
     for file in args.files:
         try:  # decoded here, once: the explanations need the waveform too

@@ -45,6 +45,24 @@ class ModelSet:
     ensemble: Ensemble | None = None
     #: Each loaded model's folder (its ``trained_tracks.json`` says what it trained on).
     folders: dict[str, Path] = field(default_factory=dict)
+    #: Why the set's ``ensemble.json`` is not used (None: it is, or there is none).
+    ensemble_error: str | None = None
+
+    @property
+    def genre_note(self) -> str | None:
+        """What a user must know when the models answer different genres (None: they agree):
+        a second ``train`` into the folder on another collection leaves such a set, and the
+        ensemble can only combine the genres every model answers."""
+        answers = {name: list(m.genres_ or []) for name, m in self.models.items()}
+        if len({tuple(g) for g in answers.values()}) <= 1:
+            return None
+        shared = [g for g in next(iter(answers.values()))
+                  if all(g in genres for genres in answers.values())]
+        listed = "; ".join(f"{name}: {', '.join(genres)}" for name, genres in answers.items())
+        tail = (f"the ensemble combines only the {len(shared)} they share ({', '.join(shared)})"
+                if shared else "they share none, so there is no ensemble answer")
+        return (f"these models were trained on different genres ({listed}): {tail}. Train "
+                "them on one collection (one `train --out` folder per collection).")
 
 
 def load_models(directory: str | os.PathLike[str] | None = None, *,
@@ -75,6 +93,7 @@ def load_models(directory: str | os.PathLike[str] | None = None, *,
     try:
         found.ensemble = Ensemble.load(root, current=True)
     except ModelError as exc:
+        found.ensemble_error = str(exc)
         found.errors["ensemble"] = f"{exc}; using the geometric mean meanwhile"
     return found
 

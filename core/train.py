@@ -123,6 +123,37 @@ def training_recordings(dataset: Dataset, split: Split, *, enabled: bool = True
         yield write_condition_copies(dataset, FIT_CONDITIONS, scratch, rows=split.train)
 
 
+def check_set_folder(out: str | os.PathLike[str], families: list[str], genres: list[str]) -> None:
+    """Refuse to train ``families`` into the model set ``out`` when its other models (those not
+    retrained) answer other genres than ``genres``: the set would mix collections, and its
+    ensemble could only combine the genres they share.
+
+    Raises
+    ------
+    UsageError
+        Naming those models and their genres.
+    """
+    from core.errors import UsageError
+    from core.registry import list_models, read_metadata
+
+    others = {}
+    for folder in list_models(out):
+        if folder.name in families:
+            continue
+        try:
+            theirs = list(read_metadata(folder).get("genres") or [])
+        except ModelError:
+            continue  # unreadable: loading it is refused with its own message
+        if theirs and theirs != list(genres):
+            others[folder.name] = theirs
+    if others:
+        listed = "; ".join(f"{name}: {', '.join(g)}" for name, g in others.items())
+        raise UsageError(f"{out} holds models trained on other genres ({listed}), where this "
+                         f"dataset has {', '.join(genres)}; a model set's models answer the same "
+                         "genres: train them too (add them to the models) or train into "
+                         "another folder")
+
+
 def train_family(family: str, dataset: Dataset, split: Split, out: str | os.PathLike[str], *,
                  seed: int = 0, epochs: int | None = None, members: int | None = None,
                  yamnet_handle: str | None = None,

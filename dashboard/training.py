@@ -14,7 +14,7 @@ from core.datasets import load_dataset
 from core.errors import GenreLabError
 from core.provenance import record_training_tracks
 from core.splits import make_split
-from core.train import save_set_ensemble, train_family, training_recordings
+from core.train import check_set_folder, save_set_ensemble, train_family, training_recordings
 
 
 class TrainingCancelled(GenreLabError):
@@ -106,6 +106,7 @@ class TrainingJob:
     def _run(self) -> None:
         try:
             dataset = load_dataset(self.data, self.layout)
+            check_set_folder(self.out, self.families, dataset.genres)
             split = make_split(dataset, self.split, seed=self.seed)
             if self.recordings:
                 for family in self.families:

@@ -54,6 +54,8 @@ model_set = model_sets()[st.session_state.get("model_set", next(iter(model_sets(
 loaded = models_for(model_set, st.session_state.get("yamnet_handle") or None)
 for name, message in loaded.errors.items():
     st.warning(f"**{model_label(name)}** is unavailable: {message}")
+if loaded.genre_note:
+    st.warning(loaded.genre_note[:1].upper() + loaded.genre_note[1:])
 for name, model in loaded.models.items():
     for message in model.warnings_:
         st.warning(f"**{model_label(name)}**: {message}")

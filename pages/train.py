@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.datasets import LAYOUTS
 from core.models import FAMILIES
+from core.registry import list_models
 from core.splits import SPLIT_STRATEGIES
 from dashboard.resources import model_sets, runs_dir
 from dashboard.training import TrainingJob, weights_error
@@ -77,10 +78,16 @@ with st.container(border=True):
     submitted = st.button("Start training", type="primary", key="train_start",
                           disabled=bool(job and job.running))
 
+safe = "".join(ch for ch in name if ch.isalnum() or ch in "-_") or "run"
+if safe != name:
+    c5.caption(f"Saved as **{safe}** (letters, digits, - and _ only).")
 if submitted:
-    safe = "".join(ch for ch in name if ch.isalnum() or ch in "-_") or "run"
     if not data:
         st.error("Enter a dataset folder or feature table.")
+    elif existing := list_models(runs_dir() / safe):
+        st.error(f"A model set named {safe} exists already ("
+                 + ", ".join(model_label(p.name) for p in existing) + "): give this one "
+                 "another name, so that one is kept as it is.")
     elif not families:
         st.error("Pick at least one model.")
     elif vgg_weights and (weights_problem := weights_error(vgg_weights)):

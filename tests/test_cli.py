@@ -214,6 +214,62 @@ def test_train_evaluate_predict_in_the_documented_forms(tmp_path, capsys):
     assert refused.value.code == 2 and "at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_a_model_set_never_mixes_collections_and_says_when_its_ensemble_went_stale(
+        tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from core.config import GTZAN_GENRES
+
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)
+    data = tmp_path / "gtzan-like"
+    for k, genre in enumerate(GTZAN_GENRES):
+        for i in range(4):
+            write(data / genre / f"{i}.wav", genre_like(k % 7, 3.0, seed=i), 22050)
+    bundled = tmp_path / "set"
+    shutil.copytree(ROOT / "assets/models", bundled)
+    train = ["-q", "train", "--data", str(data), "--layout", "folders", "--models", "mlp",
+             "--epochs", "1", "--members", "1", "--split", "random"]
+    # Retraining one member: the set's ensemble was fitted on the one replaced, and train says so
+    assert main([*train, "--out", str(bundled)]) == 0
+    err = capsys.readouterr().err
+    assert "was fitted on other versions of mlp (retrained since)" in err, err
+    assert "`predict` combines the models by their geometric mean" in err
+    assert main(["-q", "evaluate", "--models", str(bundled), "--data", str(data), "--layout",
+                 "folders", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "ensemble" not in report and report["errors"]["ensemble"].startswith(
+        "not evaluated: ") and "geometric mean" not in report["errors"]["ensemble"]
+
+    other = tmp_path / "other"
+    for k, genre in enumerate(["ambient", "techno"]):
+        for i in range(4):
+            write(other / genre / f"{i}.wav", genre_like(3 * k, 3.0, seed=i), 22050)
+    before = sorted(p.name for p in bundled.iterdir())
+    # another collection into that set: refused, as arguments that cannot go together are
+    assert main(["-q", "train", "--data", str(other), "--layout", "folders", "--models", "mlp",
+                 "--out", str(bundled)]) == 2
+    err = capsys.readouterr().err
+    assert "holds models trained on other genres (cnn: blues" in err
+    assert "where this dataset has ambient, techno" in err and "Traceback" not in err
+    assert sorted(p.name for p in bundled.iterdir()) == before  # nothing written
+
+    # A set mixed by hand still answers, and says what its ensemble can combine
+    mixed = tmp_path / "mixed"
+    assert main(["-q", "train", "--data", str(other), "--layout", "folders", "--models", "mlp",
+                 "--epochs", "1", "--members", "1", "--split", "random", "--out",
+                 str(mixed)]) == 0
+    shutil.copytree(bundled / "cnn", mixed / "cnn")
+    capsys.readouterr()
+    assert main(["-q", "predict", "--models", str(mixed), "--format", "json",
+                 str(other / "techno" / "0.wav")]) == 0
+    captured = capsys.readouterr()
+    assert "warning: these models were trained on different genres (mlp: ambient, techno; " \
+           "cnn: blues" in captured.err
+    assert "they share none, so there is no ensemble answer" in captured.err
+    assert json.loads(captured.out)["ensemble"] is None
+
+
 def test_evaluate_scores_the_bundled_ensemble_beside_its_members(tmp_path, capsys, monkeypatch):
     """The set's fitted ensemble on a user's own collection, from the same member answers."""
     monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)

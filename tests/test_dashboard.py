@@ -206,6 +206,16 @@ def test_train_page_trains_a_model_set_with_the_chosen_seeds(app, tmp_path):
     next(b for b in app.button if b.label == "Compare its models").click().run()
     assert not app.exception and app.session_state["model_set"] == "tiny"
     assert app.title[0].value == "Compare models"
+    # A name taken by a saved set is refused, not overwritten or merged
+    app.switch_page("../pages/train.py").run()
+    app.text_input(key="train_name").set_value("tiny ✓").run()
+    assert any("Saved as **tiny**" in c.value for c in app.caption)
+    next(b for b in app.button if b.label == "Start training").click().run()
+    assert not app.exception
+    assert [e.value for e in app.error] == ["A model set named tiny exists already (MFCC-MLP): "
+                                            "give this one another name, so that one is kept as "
+                                            "it is."]
+    assert app.session_state["train_job"] is job  # nothing started
 
 
 def test_report(app):
