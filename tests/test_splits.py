@@ -185,3 +185,48 @@ def test_numbered_files_of_several_albums_are_told_apart_when_leaving_out_traine
     held = held_out_rows(dataset.manifest, model_dir=tmp_path / "model", metrics={})
     assert sorted(held.rows) == sorted(split.test)  # every album's 01.wav is its own track
     assert held.excluded == len(split.train) + len(split.valid) and held.known == "recorded"
+
+
+@pytest.mark.parametrize("strategy", ["random", "balanced", "kfold"])
+def test_byte_identical_copies_stay_on_their_originals_side(tmp_path, strategy):
+    import shutil
+
+    from core.datasets import load_dataset
+    from core.synth import genre_like, write
+
+    for k, genre in enumerate(("electronic", "folk", "jazz")):
+        for i in range(8):
+            write(tmp_path / genre / f"{i:02d}.wav", genre_like(2 * k, 1.0, seed=i), 22050)
+    (tmp_path / "electronic" / "best of").mkdir()
+    for i in range(8):
+        shutil.copy(tmp_path / "electronic" / f"{i:02d}.wav",
+                    tmp_path / "electronic" / "best of" / f"{i:02d}.wav")
+    with pytest.warns(UserWarning, match="8 files are byte-identical copies of other files"):
+        dataset = load_dataset(tmp_path, "folders")
+    m = dataset.manifest
+    side = {}
+    for fold in range(2 if strategy == "kfold" else 1):
+        split = make_split(dataset, strategy, seed=fold, fold=fold)
+        for name, rows in (("train", split.train), ("valid", split.valid), ("test", split.test)):
+            for r in rows:
+                side[m["path"].iloc[r]] = name
+        for i in range(8):
+            original = str((tmp_path / "electronic" / f"{i:02d}.wav").resolve())
+            copy = str((tmp_path / "electronic" / "best of" / f"{i:02d}.wav").resolve())
+            assert side[original] == side[copy], (i, side[original], side[copy])
+
+
+def test_a_collection_without_copies_loads_as_before(shared_dir):
+    import warnings as w
+
+    from core.datasets import load_dataset
+
+    with w.catch_warnings(record=True) as caught:  # GTZAN's excerpts are all distinct
+        w.simplefilter("always")
+        dataset = load_dataset(shared_dir / "data/gtzan/excerpts", "gtzan")
+    assert not any("byte-identical" in str(c.message) for c in caught)
+    assert not any("byte-identical" in note for note in dataset.warnings)
+    from core.datasets import load_gtzan
+
+    unmerged = load_gtzan(shared_dir / "data/gtzan/excerpts").manifest["group"]
+    assert list(dataset.manifest["group"]) == list(unmerged)  # every split as before

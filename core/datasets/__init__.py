@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from core.datasets.fma import load_fma
@@ -9,7 +10,12 @@ from core.datasets.folders import load_folders
 from core.datasets.gtzan import load_gtzan
 from core.datasets.kaggle import load_feature_table, track_id_of
 from core.datasets.listing import load_listing
-from core.datasets.manifest import MANIFEST_COLUMNS, Dataset, concat_datasets
+from core.datasets.manifest import (
+    MANIFEST_COLUMNS,
+    Dataset,
+    concat_datasets,
+    keep_copies_together,
+)
 from core.errors import ParameterError
 
 LAYOUTS: dict[str, str] = {
@@ -27,7 +33,16 @@ def load_dataset(path: str | Path, layout: str) -> Dataset:
                "features-csv": load_feature_table, "manifest": load_listing}
     if layout not in loaders:
         raise ParameterError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
-    return loaders[layout](path)
+    dataset = loaders[layout](path)
+    manifest, copies = keep_copies_together(dataset.manifest)
+    if copies:
+        note = (f"{copies} file{'s are' if copies != 1 else ' is a'} byte-identical "
+                f"cop{'ies' if copies != 1 else 'y'} of other files; every split keeps each "
+                "copy on its original's side")
+        warnings.warn(note, stacklevel=2)
+        dataset = Dataset(dataset.name, dataset.layout, manifest, dataset.genres,
+                          dataset.features, [*dataset.warnings, note])
+    return dataset
 
 
 __all__ = [

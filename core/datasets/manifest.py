@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,6 +77,60 @@ def make_manifest(rows: list[dict[str, object]]) -> pd.DataFrame:
     frame["group"] = np.where(frame["artist"] != "", "artist:" + frame["artist"],
                               "track:" + frame["track_id"].astype(str))
     return frame
+
+
+def keep_copies_together(manifest: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Give byte-identical audio files one group, so no split puts a copy of a song on the
+    other side from the song (a collection's "best of" folder, a file saved twice).
+
+    Only files of equal size are hashed (sha256), so a collection without copies costs one
+    ``stat`` per file. Groups that a copy joins are merged whole: an artist's group absorbs
+    the group of a copy filed under another artist.
+
+    Returns
+    -------
+    manifest : pd.DataFrame
+        The manifest with merged ``group`` values (the input when nothing is merged).
+    copies : int
+        Files that are copies of an earlier file.
+    """
+    from core.atomic import file_sha256
+
+    paths = manifest["path"].astype(str)
+    sizes: dict[int, list[int]] = {}
+    for row, path in enumerate(paths):
+        if path:
+            try:
+                sizes.setdefault(os.stat(path).st_size, []).append(row)
+            except OSError:
+                continue  # unreadable: the features step reports it
+    first: dict[str, int] = {}
+    parent = {g: g for g in manifest["group"]}
+
+    def root(group: str) -> str:
+        while parent[group] != group:
+            group = parent[group]
+        return group
+
+    copies = 0
+    for rows in (r for r in sizes.values() if len(r) > 1):
+        for row in rows:
+            try:
+                digest = file_sha256(paths.iloc[row])
+            except OSError:
+                continue
+            if digest in first:
+                copies += 1
+                a, b = root(manifest["group"].iloc[first[digest]]), root(manifest["group"].iloc[row])
+                if a != b:
+                    parent[b] = a
+            else:
+                first[digest] = row
+    if not copies:
+        return manifest, 0
+    merged = manifest.copy()
+    merged["group"] = [root(g) for g in manifest["group"]]
+    return merged, copies
 
 
 def validate_dataset(dataset: Dataset, *, source: str) -> Dataset:
