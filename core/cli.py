@@ -28,7 +28,7 @@ from core.datasets import LAYOUTS, load_dataset
 from core.errors import GenreLabError, UsageError
 from core.extract import extract_many
 from core.features import FEATURE_KINDS, SUMMARY_COLUMNS, FeatureParams, segment_lengths
-from core.splits import SPLIT_STRATEGIES, make_split
+from core.splits import SPLIT_STRATEGIES, make_split, split_notes
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2  # argparse's own code for a bad argument
@@ -122,9 +122,13 @@ def cmd_split(args: argparse.Namespace) -> int:
     split = make_split(dataset, args.split, seed=args.seed, fold=args.fold)
     sizes = split.sizes()
     left_out = len(dataset.manifest) - sum(sizes.values())
+    artists = bool((dataset.manifest["artist"] != "").any())
     print(f"split {split.name}: " + ", ".join(f"{k} {v}" for k, v in sizes.items())
           + f", left out {left_out}; no track on two sides"
-          + ("" if split.published else ", no artist on two sides"))
+          + (", no artist on two sides" if artists and not split.published else "")
+          + ("" if artists else " (artists unknown: each track is its own group)"))
+    for note in split_notes(dataset, split):
+        print(f"warning: {note}", file=sys.stderr)
     if args.output:
         table = dataset.manifest[["track_id", "label", "group"]].copy()
         table["split"] = split.assignment(len(table))

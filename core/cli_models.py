@@ -70,7 +70,7 @@ def _headline(metrics: dict[str, Any]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.splits import make_split
+    from core.splits import make_split, split_notes
     from core.train import check_set_folder, parse_families, training_recordings
 
     families = parse_families(args.models)
@@ -94,6 +94,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     split = make_split(dataset, args.split, seed=args.seed, fold=args.fold)
     print(f"{dataset.name}: {len(dataset.manifest)} rows, {len(dataset.genres)} genres; split "
           f"{split.name}: " + ", ".join(f"{k} {v}" for k, v in split.sizes().items()))
+    for note in split_notes(dataset, split):
+        print(f"warning: {note}", file=sys.stderr)
     if args.recordings:
         from core.conditions import FIT_CONDITIONS
 
@@ -105,7 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_families(args: argparse.Namespace, families: list[str], dataset: Any, split: Any,
                     copies: dict[str, Any] | None, weights: str | None, fine_tune: bool) -> int:
-    from core.train import train_family
+    from core.train import skipped_note, train_family
 
     cache = None if args.no_cache else FeatureCache()
     failed = 0
@@ -127,10 +129,8 @@ def _train_families(args: argparse.Namespace, families: list[str], dataset: Any,
         record_training_tracks(Path(args.out) / family, dataset, split)  # for later evaluations
         print(f"{model.display_name} -> {Path(args.out) / family}: {_headline(model.metrics_)} "
               f"({_epochs(model.info_['epochs_run'])}, {model.info_['train_seconds']:.1f} s)")
-        if skipped := model.info_.get("skipped_tracks"):
-            print(f"warning: {family}: {skipped} file{'s' if skipped != 1 else ''} could not be "
-                  "read and did not take part (e.g. "
-                  + "; ".join(model.info_.get("skipped_examples") or []) + ")", file=sys.stderr)
+        if note := skipped_note(model):
+            print(f"warning: {family}: {note}", file=sys.stderr)
         if "zero_shot" in model.metrics_:
             print(f"YAMNet zero-shot: {_headline(model.metrics_['zero_shot'])}")
         elif "zero_shot" in model.info_:

@@ -262,6 +262,33 @@ def find_leaks(dataset: Dataset, split: Split, column: str) -> dict[str, set[str
     return {f"{a}/{b}": seen[a] & seen[b] for a, b in pairs if seen[a] & seen[b]}
 
 
+def split_notes(dataset: Dataset, split: Split) -> list[str]:
+    """What a user must know about a split, genre by genre: a genre with no training or
+    validation track (its test tracks can only be answered wrongly), or with no test track (its
+    accuracy is not measured). Small genres of small collections end up so.
+
+    Returns
+    -------
+    list of str
+        One sentence per such genre; empty when every genre is on both sides.
+    """
+    m = dataset.manifest
+    learnt = np.concatenate([split.train, split.valid])
+    notes = []
+    for genre in dataset.genres:
+        tracks = {side: m["track_id"].iloc[rows][m["label"].iloc[rows] == genre].nunique()
+                  for side, rows in (("learnt", learnt), ("test", split.test))}
+        if not tracks["learnt"] and tracks["test"]:
+            notes.append(f"genre {genre!r} has no training track in split {split.name}: its "
+                         f"{tracks['test']} test track(s) can only be answered wrongly; give it "
+                         "more tracks or leave it out")
+        elif tracks["learnt"] and not tracks["test"]:
+            notes.append(f"genre {genre!r} has no test track in split {split.name}: its "
+                         "accuracy is not measured (its tracks all train); give it more tracks "
+                         "or another split")
+    return notes
+
+
 def check_no_leak(dataset: Dataset, split: Split) -> None:
     """Refuse a split that puts one track, or one artist, on two sides.
 

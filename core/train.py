@@ -154,6 +154,17 @@ def check_set_folder(out: str | os.PathLike[str], families: list[str], genres: l
                          "another folder")
 
 
+def skipped_note(model: GenreModel) -> str | None:
+    """``"2 files could not be read and did not take part (e.g. a.wav: ...; b.wav: ...)"`` for
+    a trained model that left unreadable files out (None: it used them all)."""
+    skipped = model.info_.get("skipped_tracks")
+    if not skipped:
+        return None
+    examples = "; ".join(e.rstrip(".") for e in model.info_.get("skipped_examples") or [])
+    return (f"{skipped} file{'s' if skipped != 1 else ''} could not be read and did not take "
+            "part" + (f" (e.g. {examples})" if examples else ""))
+
+
 def train_family(family: str, dataset: Dataset, split: Split, out: str | os.PathLike[str], *,
                  seed: int = 0, epochs: int | None = None, members: int | None = None,
                  yamnet_handle: str | None = None,

@@ -13,8 +13,14 @@ from core.cache import FeatureCache
 from core.datasets import load_dataset
 from core.errors import GenreLabError
 from core.provenance import record_training_tracks
-from core.splits import make_split
-from core.train import check_set_folder, save_set_ensemble, train_family, training_recordings
+from core.splits import make_split, split_notes
+from core.train import (
+    check_set_folder,
+    save_set_ensemble,
+    skipped_note,
+    train_family,
+    training_recordings,
+)
 
 
 class TrainingCancelled(GenreLabError):
@@ -55,6 +61,8 @@ class TrainingJob:
     progress: dict[str, float] = field(default_factory=dict)
     messages: dict[str, str] = field(default_factory=dict)
     results: dict[str, str] = field(default_factory=dict)
+    #: What the dataset, the split and training skipped or could not do (the CLI's warnings).
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
     started: float = field(default_factory=time.time)
     finished: float | None = None
@@ -108,6 +116,7 @@ class TrainingJob:
             dataset = load_dataset(self.data, self.layout)
             check_set_folder(self.out, self.families, dataset.genres)
             split = make_split(dataset, self.split, seed=self.seed)
+            self.notes += [*dataset.warnings, *split_notes(dataset, split)]
             if self.recordings:
                 for family in self.families:
                     self.messages[family] = (f"re-recording {len(split.train)} training files "
@@ -143,6 +152,8 @@ class TrainingJob:
                                      progress=self._report(family))
                 record_training_tracks(self.out / family, dataset, split)
                 trained[family] = model
+                if note := skipped_note(model):
+                    self.notes.append(f"{model.display_name}: {note}")
                 self.results[family] = "trained" + _test_result(model.metrics_.get("track", {}))
             except GenreLabError as exc:
                 self.results[family] = f"failed: {exc}"

@@ -117,6 +117,8 @@ def show_progress() -> None:
         st.info("Nothing is training. Fill in the form and start.")
         return
     st.subheader(f"Model set {current.out.name}")
+    for note in current.notes:
+        st.warning(note[:1].upper() + note[1:])
     for family in current.families:
         if current.error and family not in current.results:  # the run stopped before it
             st.caption(f"{model_label(family)}: not trained")

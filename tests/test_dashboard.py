@@ -175,6 +175,7 @@ def test_train_page_trains_a_model_set_with_the_chosen_seeds(app, tmp_path):
     for k, genre in enumerate(["low", "mid", "high"]):
         for i in range(5):
             write(data / genre / f"{genre}{i}.wav", genre_like(2 * k, 3.0, seed=10 * k + i), 22050)
+    (data / "low" / "broken.wav").write_bytes(b"not audio" * 50)
     app.switch_page("../pages/train.py").run()
     app.text_input(key="train_data").set_value(str(data))
     app.selectbox(key="train_layout").set_value("folders")
@@ -199,9 +200,12 @@ def test_train_page_trains_a_model_set_with_the_chosen_seeds(app, tmp_path):
     meta = json.loads((tmp_path / "runs" / "tiny" / "mlp" / "metadata.json").read_text())
     assert meta["hyperparameters"]["members"] == 2 and meta["hyperparameters"]["epochs"] == 3
     assert (tmp_path / "runs" / "tiny" / "mlp" / "trained_tracks.json").is_file()
-    # a finished training links to its model set
+    # a finished training links to its model set, and says what it could not use
     app.run()
     assert not app.exception
+    assert any(w.value.startswith("MFCC-MLP: 1 file could not be read and did not take part "
+                                  "(e.g. broken.wav: ") for w in app.warning), \
+        [w.value for w in app.warning]
     assert any("Model set **tiny** is saved" in s.value for s in app.success)
     next(b for b in app.button if b.label == "Compare its models").click().run()
     assert not app.exception and app.session_state["model_set"] == "tiny"

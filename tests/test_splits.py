@@ -230,3 +230,30 @@ def test_a_collection_without_copies_loads_as_before(shared_dir):
 
     unmerged = load_gtzan(shared_dir / "data/gtzan/excerpts").manifest["group"]
     assert list(dataset.manifest["group"]) == list(unmerged)  # every split as before
+
+
+def test_a_genre_missing_from_a_side_of_the_split_is_said(tmp_path, capsys):
+    from core.cli import main
+    from core.datasets import load_dataset
+    from core.splits import split_notes
+    from core.synth import genre_like, write
+
+    for k, genre in enumerate(("big", "other")):
+        for i in range(10):
+            write(tmp_path / genre / f"{i}.wav", genre_like(2 * k, 1.0, seed=i), 22050)
+    write(tmp_path / "tiny" / "only.wav", genre_like(5, 1.0), 22050)
+    dataset = load_dataset(tmp_path, "folders")
+    split = make_split(dataset, "random", seed=0)
+    notes = split_notes(dataset, split)
+    tiny_side = "test" if len(dataset.manifest) - 1 in set(split.test) else "learnt"
+    expected = ("no training track" if tiny_side == "test" else "no test track")
+    assert len(notes) == 1 and notes[0].startswith(f"genre 'tiny' has {expected} in split "), notes
+    assert split_notes(dataset.subset(np.flatnonzero(dataset.manifest["label"] != "tiny")),
+                       make_split(dataset.subset(np.flatnonzero(
+                           dataset.manifest["label"] != "tiny")), "random", seed=0)) == []
+    assert main(["split", "--data", str(tmp_path), "--layout", "folders", "--split",
+                 "random"]) == 0
+    captured = capsys.readouterr()
+    assert "no artist on two sides" not in captured.out
+    assert "(artists unknown: each track is its own group)" in captured.out
+    assert f"warning: genre 'tiny' has {expected}" in captured.err
