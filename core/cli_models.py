@@ -132,7 +132,10 @@ def _train_families(args: argparse.Namespace, families: list[str], dataset: Any,
         if note := skipped_note(model):
             print(f"warning: {family}: {note}", file=sys.stderr)
         if "zero_shot" in model.metrics_:
-            print(f"YAMNet zero-shot: {_headline(model.metrics_['zero_shot'])}")
+            unmapped = model.metrics_["zero_shot"].get("unmapped_genres")
+            print(f"YAMNet zero-shot: {_headline(model.metrics_['zero_shot'])}"
+                  + (f" (AudioSet has no class for {', '.join(unmapped)}: never predicted)"
+                     if unmapped else ""))
         elif "zero_shot" in model.info_:
             print(f"YAMNet zero-shot: {model.info_['zero_shot']}")
         trained[family] = model

@@ -189,6 +189,7 @@ def train_family(family: str, dataset: Dataset, split: Split, out: str | os.Path
             model.info_["zero_shot"] = f"not measured: {exc}"
         else:
             model.metrics_["zero_shot"] = zero.evaluate_zero_shot(dataset, split, cache=cache)
+            model.metrics_["zero_shot"]["unmapped_genres"] = zero.info_["unmapped_genres"]
     model.save(out)
     return model
 

@@ -382,3 +382,18 @@ def test_predict_says_when_a_file_ends_before_its_header_says(tmp_path, capsys):
                              "decoded (a truncated file?); what decodes is used."]
     assert f"warning: {part['notes'][0]}" in captured.err
     assert "song.wav: only" not in captured.err
+
+
+def test_zero_shot_knows_common_spellings_of_a_genre():
+    from core.models.head import genre_key
+    from core.models.yamnet import genre_class_map, shipped_class_names
+
+    assert genre_key("Drum & Bass") == genre_key("Drum and bass") == "drumandbass"
+    assert genre_key("Música Latina") == "musicalatina" and genre_key("Hip hop music") == "hiphop"
+    names = shipped_class_names()
+    mapped = {g: [names[i] for i in ids] for g, ids in genre_class_map(
+        ["Drum & Bass", "R&B", "EDM", "Música Latina", "hip-hop", "Shoegaze"], names).items()}
+    assert mapped["Drum & Bass"] == ["Drum and bass"] and "Rhythm and blues" in mapped["R&B"]
+    assert "Electronic dance music" in mapped["EDM"]
+    assert "Music of Latin America" in mapped["Música Latina"]
+    assert mapped["hip-hop"] == ["Hip hop music"] and mapped["Shoegaze"] == []
