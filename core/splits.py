@@ -185,7 +185,7 @@ def _require_gtzan(dataset: Dataset, strategy: str) -> pd.Series:
     if not track_ids.str.fullmatch(r"[a-z]+\.\d{5}").all():
         raise DatasetError(
             f"the {strategy} split is defined for GTZAN tracks (ids like blues.00000); "
-            f"this dataset ({dataset.name}) is not GTZAN: use --split random or kfold"
+            f"this dataset ({dataset.name}) is not GTZAN: use --split random, balanced or kfold"
         )
     return track_ids
 
@@ -225,7 +225,7 @@ def official_split(dataset: Dataset) -> Split:
                   _idx(np.isin(subset, ["valid", "validation"])), _idx(subset == "test"),
                   published=True)
     if len(split.train) == 0 or len(split.test) == 0:
-        raise DatasetError(f"{dataset.name} has no official split; use --split random or kfold")
+        raise DatasetError(f"{dataset.name} has no official split; use --split random, balanced or kfold")
     return split
 
 
