@@ -18,6 +18,7 @@ interrupted (a re-run resumes).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from core.cli_models import non_negative_int, positive_float, positive_int
@@ -45,6 +46,7 @@ def output_paths(out: str, fmt: str | None) -> tuple[Path, Path | None]:
 
 def cmd_tag(args: argparse.Namespace) -> int:
     from core.library import TagSpec, tag_library, undo_tags, write_tags
+    from core.library.tagger import TagInterrupted
 
     database, parquet = output_paths(args.out, args.format)
     if (args.dry_run or args.comment) and not (args.write_tags or args.undo):
@@ -65,10 +67,15 @@ def cmd_tag(args: argparse.Namespace) -> int:
         raise UsageError("give one or more LIBRARY folders or files to tag")
     spec = TagSpec(models_dir=args.models, yamnet_handle=args.yamnet_handle,
                    max_seconds=args.max_seconds, windows=args.windows)
-    summary = tag_library(args.library, database, spec=spec, engine=args.engine, jobs=args.jobs,
-                          address=args.address, retry_failed=args.retry_failed,
-                          rehash=args.rehash, commit_every=args.commit_every,
-                          progress=not args.quiet)
+    try:
+        summary = tag_library(args.library, database, spec=spec, engine=args.engine,
+                              jobs=args.jobs, address=args.address,
+                              retry_failed=args.retry_failed, rehash=args.rehash,
+                              commit_every=args.commit_every, progress=not args.quiet)
+    except TagInterrupted as stopped:
+        print(f"interrupted: {stopped.summary.done} of {stopped.pending} songs done and saved "
+              f"in {database}; run the same command again to tag the rest", file=sys.stderr)
+        return 130
     for line in summary.lines():
         print(line)
     if parquet is not None:

@@ -282,6 +282,32 @@ def _holding(script: str, target: Path) -> subprocess.Popen:
     return child
 
 
+def test_ctrl_c_says_how_far_the_run_got_and_how_to_go_on(models_dir, tmp_path, capsys,
+                                                          monkeypatch):
+    import core.library.tagger as tagger
+
+    lib = make_library(tmp_path / "lib")
+    real = tagger._run_engine
+
+    def interrupted(store, engine, pending, summary, **kwargs):  # Ctrl-C after two songs
+        real(store, engine, pending[:2], summary, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tagger, "_run_engine", interrupted)
+    db = tmp_path / "lib.duckdb"
+    args = ["-q", "tag", str(lib), "--out", str(db), "--models", str(models_dir)]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert f"interrupted: 2 of 7 songs done and saved in {db}; run the same command again to " \
+           "tag the rest" in err, err
+    runs = TagStore(db).runs()
+    assert list(runs["status"]) == ["interrupted"]
+    assert list(runs["tagged"] + runs["failed"]) == [2]  # saved, failures with their reason
+    monkeypatch.setattr(tagger, "_run_engine", real)
+    assert main(args) == 0
+    assert "skipped: 2 songs already done" in capsys.readouterr().out
+
+
 def test_a_second_run_on_the_same_database_is_refused(models_dir, tmp_path, capsys):
     lib = make_library(tmp_path / "lib")
     db = tmp_path / "lib.duckdb"

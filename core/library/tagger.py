@@ -53,6 +53,16 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+class TagInterrupted(KeyboardInterrupt):
+    """A ``tag`` run stopped by Ctrl-C (SIGINT): what it had saved (``summary``, its songs
+    committed in the database) out of ``pending`` songs it set out to tag."""
+
+    def __init__(self, summary: TagSummary, pending: int) -> None:
+        super().__init__("interrupted")
+        self.summary = summary
+        self.pending = pending
+
+
 @dataclass
 class TagSummary:
     """What one ``tag`` run did.
@@ -262,7 +272,7 @@ def tag_library(roots: Sequence[str | os.PathLike[str]], database: str | os.Path
         except KeyboardInterrupt:
             summary.interrupted = True
             status = "interrupted"
-            raise
+            raise TagInterrupted(summary, len(pending)) from None
         finally:
             summary.wall_seconds = time.perf_counter() - started
             summary.workers = chosen.workers
