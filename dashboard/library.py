@@ -140,7 +140,8 @@ def load_library(path: str) -> LibraryData:
 
 
 def measurements(data: LibraryData) -> dict[str, Any] | None:
-    """Measured throughput of the latest run that tagged songs, and the review share.
+    """Measured throughput of the run that tagged the most songs (the latest of equals: a
+    3-song run is no measurement of a library's speed), and the review share.
 
     Returns
     -------
@@ -154,8 +155,9 @@ def measurements(data: LibraryData) -> dict[str, Any] | None:
                 & (runs["tag_seconds"].fillna(0) > 0)]
     if done.empty:
         return None
-    run = done.iloc[0]
-    songs = float(run["tagged"] + run["failed"])
+    counted = done.assign(songs=done["tagged"].fillna(0) + done["failed"].fillna(0))
+    run = counted.sort_values(["songs", "run_id"], ascending=False).iloc[0]
+    songs = float(run["songs"])
     per_second = songs / float(run["tag_seconds"])
     tagged = data.rows[data.rows["status"] == "tagged"].drop_duplicates("content_hash")
     return {"songs_per_second": per_second, "songs_per_hour": per_second * 3600,

@@ -49,14 +49,17 @@ measured = measurements(data)
 tagged = rows[rows["status"] == "tagged"]
 m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Files", f"{len(rows):,}")
-m2.metric("Tagged", f"{len(tagged):,}")
-m3.metric("Failed", f"{int((rows['status'] == 'failed').sum()):,}")
-m4.metric("Need review", f"{int(tagged['needs_review'].sum()):,}",
-          help="The ensemble is unsure, or the models disagree.")
+m2.metric("Tagged files", f"{len(tagged):,}")
+m3.metric("Failed files", f"{int((rows['status'] == 'failed').sum()):,}")
+songs = tagged.drop_duplicates("content_hash")
+m4.metric("Songs to review", f"{int(songs['needs_review'].sum()):,}",
+          help="Songs whose ensemble is unsure or whose models disagree (copies of a song "
+               "share its answer and count once), as in the review queue below.")
 if measured:
     m5.metric("Songs per second", f"{measured['songs_per_second']:.2f}",
-              help=f"Run {measured['run_id']}: {measured['workers']} {measured['engine']} "
-                   f"worker(s), {measured['realtime_factor']:.0f}x real time.")
+              help=f"Run {measured['run_id']}, the one that tagged the most songs: "
+                   f"{measured['workers']} {measured['engine']} worker(s), "
+                   f"{measured['realtime_factor']:.0f}x real time.")
 run = data.runs.iloc[0]
 tagged_with = Path(str(run.get("models_dir") or "")).resolve()
 set_name = next((name for name, folder in model_sets().items()  # as the sidebar names it

@@ -350,6 +350,20 @@ def test_the_library_page_says_which_analyses_its_answers_come_from():
         "song it did not analyse keeps its most recent answer)")
 
 
+def test_throughput_is_measured_on_the_run_that_tagged_the_most_songs():
+    from dashboard.library import LibraryData, measurements
+
+    runs = pd.DataFrame({"run_id": [3, 2, 1], "tagged": [3, 0, 400], "failed": [0, 0, 20],
+                         "tag_seconds": [3.9, 0.0, 140.0], "audio_seconds": [90, 0, 12600],
+                         "workers": [1, 1, 2], "engine": ["local"] * 3})
+    rows = pd.DataFrame({"status": ["tagged"], "content_hash": ["a"], "genre": ["rock"],
+                         "error_reason": [None], "needs_review": [False],
+                         "uncertain": [False], "agree": [True]})
+    found = measurements(LibraryData("db", rows, runs, ["rock"]))
+    assert found["run_id"] == 1 and found["songs_per_second"] == pytest.approx(3.0)
+    assert found["realtime_factor"] == pytest.approx(90.0)
+
+
 def test_answers_for_one_song_saved_at_once_all_land(tmp_path):
     import threading
 
@@ -488,7 +502,7 @@ def test_library_page_reviews_land_in_a_manifest_train_reads(library_app, tmp_pa
     at.text_input(key="library_path").set_value(str(db)).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Files"] == "5" and metrics["Need review"] == "3"
+    assert metrics["Files"] == "5" and metrics["Songs to review"] == "3" and metrics["Tagged files"] == "5"
     assert metrics["Songs per second"] == "2.50"
     assert len(at.get("plotly_chart")) >= 1
     table = at.dataframe[0].value
