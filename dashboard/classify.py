@@ -64,7 +64,9 @@ def results_table(analyses: list[Analysis]) -> pd.DataFrame:
     """One row per file: each model's genre and probability, the ensemble, agreement."""
     rows = []
     for a in analyses:
-        row: dict[str, object] = {"file": a.name, "duration (s)": round(a.prediction.duration_s, 1)}
+        row: dict[str, object] = {"file": a.name, "duration (s)": round(a.prediction.duration_s, 1),
+                                  "notes": " ".join(note.removeprefix(f"{a.name}: ")
+                                                    for note in a.prediction.notes)}
         for name, p in a.prediction.models.items():
             row[f"{name} genre"] = p.genre
             row[f"{name} p"] = round(float(np.max(p.proba)), 3)
@@ -75,7 +77,6 @@ def results_table(analyses: list[Analysis]) -> pd.DataFrame:
         row["confidence"] = (None if a.prediction.confidence is None
                              else round(a.prediction.confidence, 3))
         row["models agree"] = a.prediction.agree
-        row["notes"] = " ".join(note.removeprefix(f"{a.name}: ") for note in a.prediction.notes)
         rows.append(row)
     table = pd.DataFrame(rows)
     return table if table["notes"].any() else table.drop(columns="notes")
