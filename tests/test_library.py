@@ -97,6 +97,14 @@ def test_walk_sorts_audio_from_other_files_and_hashes_audio_not_tags(tmp_path):
     assert content_hash(lib / "jazz" / "d.mp3") == before
     with pytest.raises(LibraryError, match="no such folder"):
         walk_library([tmp_path / "missing"])
+    # a link to a song is that song; a link to a file that is gone is said, not lost
+    (lib / "links").mkdir()
+    (lib / "links" / "c.ogg").symlink_to(lib / "jazz" / "c.ogg")
+    (lib / "links" / "gone.mp3").symlink_to(tmp_path / "deleted.mp3")
+    walk = walk_library([lib])
+    assert len(walk.audio) == 8  # the linked song once
+    assert walk.unreadable == [f"{lib / 'links' / 'gone.mp3'}: a link to "
+                               f"{tmp_path / 'deleted.mp3'}, which does not exist"]
 
 
 def test_windows_are_spread_over_the_song_and_max_seconds_takes_the_middle(tmp_path):

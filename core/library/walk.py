@@ -143,7 +143,12 @@ def walk_library(roots: Sequence[str | os.PathLike[str]]) -> Walk:
                     continue
                 path = base / name
                 if path.is_symlink():
-                    path = path.resolve()
+                    target = path.resolve()
+                    if not target.exists():  # a link to a file that is gone: said, not lost
+                        walk.unreadable.append(f"{path}: a link to {target}, which does not "
+                                               "exist")
+                        continue
+                    path = target
                 if path.is_file():
                     consider(path)
     walk.audio.sort(key=lambda f: f.path)
