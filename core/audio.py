@@ -33,10 +33,12 @@ TRUNCATED_SECONDS = 0.5
 TRUNCATED_SHARE = 0.01
 
 # libsndfile's log line for a WAV/AIFF data chunk longer than the file: "data : 882000 (should
-# be 440978)". Streaming writers that cannot seek back declare 0 or 0xFFFFFFFF bytes instead.
+# be 440978)". Streaming writers that cannot seek back declare a size near the format's limit
+# instead (0xFFFFFFFF, 0xFFFFFFFF less the header, sox's 0x7FFFF000): "unknown", not "longer
+# than the file".
 _CHUNK_SIZE_MISMATCH = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)",
                                   re.MULTILINE)
-_UNKNOWN_SIZES = {0, 0xFFFFFFFF, 0x7FFFFFFF}
+_UNKNOWN_SIZE_FROM = 0x7FFFF000
 
 
 @dataclass(frozen=True)
@@ -212,13 +214,15 @@ def decode_audio(
     notes = ()
     decoded_s, declared_s = data.shape[0] / native_sr, declared / native_sr
     if declared_s - decoded_s > max(TRUNCATED_SECONDS, TRUNCATED_SHARE * declared_s):
+        part = "" if offset == 0 and duration is None else " for the part read"
         notes = (f"{label}: only {_seconds(decoded_s)} of the {_seconds(declared_s)} its header "
-                 "declares could be decoded (a truncated file?); what decodes is used.",)
+                 f"declares{part} could be decoded (a truncated file?); what decodes is used.",)
     return DecodedAudio(np.ascontiguousarray(y, dtype=np.float32), sr, notes)
 
 
 def _seconds(value: float) -> str:
-    return f"{value:.1f} s" if value < 60 else f"{int(value // 60)}:{value % 60:04.1f} min"
+    minutes, seconds = divmod(round(value, 1), 60)
+    return f"{seconds:.1f} s" if not minutes else f"{int(minutes)}:{seconds:04.1f} min"
 
 
 def _decode(
@@ -284,7 +288,7 @@ def _declared_frames(log: str, frames: int) -> int:
     if match is None:
         return frames
     declared, actual = int(match.group(1)), int(match.group(2))
-    if declared in _UNKNOWN_SIZES or not 0 < actual < declared:
+    if declared >= _UNKNOWN_SIZE_FROM or not 0 < actual < declared:
         return frames
     return round(frames * declared / actual)
 

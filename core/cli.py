@@ -126,7 +126,8 @@ def cmd_split(args: argparse.Namespace) -> int:
     print(f"split {split.name}: " + ", ".join(f"{k} {v}" for k, v in sizes.items())
           + f", left out {left_out}; no track on two sides"
           + (", no artist on two sides" if artists and not split.published else "")
-          + ("" if artists else " (artists unknown: each track is its own group)"))
+          + ("" if artists else " (artists unknown: each track, with any copies of it, is its "
+                                 "own group)"))
     for note in split_notes(dataset, split):
         print(f"warning: {note}", file=sys.stderr)
     if args.output:

@@ -72,7 +72,9 @@ def cmd_tag(args: argparse.Namespace) -> int:
                               jobs=args.jobs, address=args.address,
                               retry_failed=args.retry_failed, rehash=args.rehash,
                               commit_every=args.commit_every, progress=not args.quiet)
-    except TagInterrupted as stopped:
+    except TagInterrupted as stopped:  # what was saved, and how to go on
+        for line in stopped.summary.lines():
+            print(line)
         print(f"interrupted: {stopped.summary.done} of {stopped.pending} songs done and saved "
               f"in {database}; run the same command again to tag the rest", file=sys.stderr)
         return 130

@@ -51,10 +51,10 @@ m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Files", f"{len(rows):,}")
 m2.metric("Tagged files", f"{len(tagged):,}")
 m3.metric("Failed files", f"{int((rows['status'] == 'failed').sum()):,}")
-songs = tagged.drop_duplicates("content_hash")
-m4.metric("Songs to review", f"{int(songs['needs_review'].sum()):,}",
-          help="Songs whose ensemble is unsure or whose models disagree (copies of a song "
-               "share its answer and count once), as in the review queue below.")
+m4.metric("Songs to review", f"{int(review_queue(rows)['priority'].gt(0).sum()):,}",
+          help="Songs nobody has reviewed yet whose ensemble is unsure or whose models "
+               "disagree (copies of a song share its answer and count once): the review queue "
+               "below.")
 if measured:
     m5.metric("Songs per second", f"{measured['songs_per_second']:.2f}",
               help=f"Run {measured['run_id']}, the one that tagged the most songs: "

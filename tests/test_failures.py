@@ -68,12 +68,13 @@ def test_a_file_that_ends_early_is_decoded_with_a_note(tmp_path, fmt):
     assert past.duration_s < 6.0 and "of the 10.0 s its header declares" in past.notes[0]
 
 
-def test_a_streamed_wav_with_an_unknown_length_is_not_called_truncated(tmp_path):
+@pytest.mark.parametrize("size", [0xFFFFFFFF, 0xFFFFFFFF - 44, 0x7FFFF000])
+def test_a_streamed_wav_with_an_unknown_length_is_not_called_truncated(tmp_path, size):
     path = write(tmp_path / "full.wav", tone(seconds=3.0), 22050)
     data = bytearray(path.read_bytes())
     at = data.index(b"data") + 4
-    data[at:at + 4] = (0xFFFFFFFF).to_bytes(4, "little")  # what a writer that cannot seek leaves
-    data[4:8] = (0xFFFFFFFF).to_bytes(4, "little")
+    data[at:at + 4] = size.to_bytes(4, "little")  # what writers that cannot seek back leave
+    data[4:8] = (0xFFFFFFFF).to_bytes(4, "little")  # (sox: 0x7FFFF000)
     streamed = tmp_path / "streamed.wav"
     streamed.write_bytes(bytes(data))
     decoded = decode_audio(streamed, sr=22050)

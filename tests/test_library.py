@@ -101,10 +101,14 @@ def test_walk_sorts_audio_from_other_files_and_hashes_audio_not_tags(tmp_path):
     (lib / "links").mkdir()
     (lib / "links" / "c.ogg").symlink_to(lib / "jazz" / "c.ogg")
     (lib / "links" / "gone.mp3").symlink_to(tmp_path / "deleted.mp3")
+    (lib / "links" / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (lib / "links" / "loop.mp3").symlink_to(lib / "links" / "loop.mp3")
     walk = walk_library([lib])
     assert len(walk.audio) == 8  # the linked song once
-    assert walk.unreadable == [f"{lib / 'links' / 'gone.mp3'}: a link to "
-                               f"{tmp_path / 'deleted.mp3'}, which does not exist"]
+    assert [u.split(":")[0] for u in walk.unreadable] == [str(lib / "links" / "gone.mp3"),
+                                                          str(lib / "links" / "loop.mp3")]
+    assert all("a link that leads to no file" in u for u in walk.unreadable)
+    assert walk.other == {"txt": 1, "jpg": 2}  # a link to a lost picture is still no song
 
 
 def test_windows_are_spread_over_the_song_and_max_seconds_takes_the_middle(tmp_path):
@@ -305,7 +309,9 @@ def test_ctrl_c_says_how_far_the_run_got_and_how_to_go_on(models_dir, tmp_path, 
     db = tmp_path / "lib.duckdb"
     args = ["-q", "tag", str(lib), "--out", str(db), "--models", str(models_dir)]
     assert main(args) == 130
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "interrupted: songs done so far are saved" in captured.out
+    err = captured.err
     assert f"interrupted: 2 of 7 songs done and saved in {db}; run the same command again to " \
            "tag the rest" in err, err
     runs = TagStore(db).runs()
@@ -385,16 +391,24 @@ def test_answers_for_one_song_saved_at_once_all_land(tmp_path):
             except Exception as exc:  # DuckDB's conflicting upserts, before the fix
                 failures.append(repr(exc))
 
+    def forget() -> None:
+        for _ in range(15):
+            try:
+                store.clear_review("song")
+            except Exception as exc:
+                failures.append(repr(exc))
+
     threads = [threading.Thread(target=answer, args=(g,)) for g in ("rock", "jazz", "pop")]
+    threads.append(threading.Thread(target=forget))
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert failures == []
+    store.set_review("song", "jazz", predicted="rock", model_set="s", path="/a.mp3")
     with store.connect(read_only=True) as con:
         rows = con.execute("SELECT genre, action FROM reviews").fetchall()
-    assert len(rows) == 1 and rows[0] in {("rock", "confirmed"), ("jazz", "corrected"),
-                                          ("pop", "corrected")}
+    assert rows == [("jazz", "corrected")]  # one row per song, the last answer
 
 
 def test_undo_on_a_mistyped_database_leaves_nothing_behind(tmp_path, capsys):
@@ -525,6 +539,7 @@ def test_library_page_reviews_land_in_a_manifest_train_reads(library_app, tmp_pa
     assert "unsure_and_split.wav" in " ".join(m.value for m in at.markdown)
     at.button(key="review_rock").click().run()
     assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Songs to review"] == "2"  # one answered
     assert "unsure.wav" in " ".join(m.value for m in at.markdown)  # next: unsure, agreeing
     at.button(key="review_confirm").click().run()
     reviews = TagStore(db).library().set_index("content_hash")

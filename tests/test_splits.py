@@ -201,9 +201,15 @@ def test_byte_identical_copies_stay_on_their_originals_side(tmp_path, strategy):
     for i in range(8):
         shutil.copy(tmp_path / "electronic" / f"{i:02d}.wav",
                     tmp_path / "electronic" / "best of" / f"{i:02d}.wav")
+    # alike in size and at both ends, different in the middle: not a copy
+    edited = bytearray((tmp_path / "folk" / "00.wav").read_bytes())
+    edited[len(edited) // 2] ^= 0xFF
+    (tmp_path / "folk" / "00 edit.wav").write_bytes(bytes(edited))
     with pytest.warns(UserWarning, match="8 files are byte-identical copies of other files"):
         dataset = load_dataset(tmp_path, "folders")
     m = dataset.manifest
+    groups = dict(zip(m["track_id"], m["group"], strict=True))
+    assert groups["folk/00 edit"] != groups["folk/00"]
     side = {}
     for fold in range(2 if strategy == "kfold" else 1):
         split = make_split(dataset, strategy, seed=fold, fold=fold)
@@ -219,17 +225,16 @@ def test_byte_identical_copies_stay_on_their_originals_side(tmp_path, strategy):
 def test_a_collection_without_copies_loads_as_before(shared_dir):
     import warnings as w
 
-    from core.datasets import load_dataset
+    from core.datasets import load_dataset, load_gtzan
 
-    with w.catch_warnings(record=True) as caught:  # GTZAN's excerpts are all distinct
-        w.simplefilter("always")
-        dataset = load_dataset(shared_dir / "data/gtzan/excerpts", "gtzan")
-    assert not any("byte-identical" in str(c.message) for c in caught)
-    assert not any("byte-identical" in note for note in dataset.warnings)
-    from core.datasets import load_gtzan
-
-    unmerged = load_gtzan(shared_dir / "data/gtzan/excerpts").manifest["group"]
-    assert list(dataset.manifest["group"]) == list(unmerged)  # every split as before
+    for part in ("excerpts", "full"):  # the bundled set's audio: all distinct
+        with w.catch_warnings(record=True) as caught:
+            w.simplefilter("always")
+            dataset = load_dataset(shared_dir / "data/gtzan" / part, "gtzan")
+        assert not any("byte-identical" in str(c.message) for c in caught)
+        assert not any("byte-identical" in note for note in dataset.warnings)
+        unmerged = load_gtzan(shared_dir / "data/gtzan" / part).manifest["group"]
+        assert list(dataset.manifest["group"]) == list(unmerged)  # every split as before
 
 
 def test_a_genre_missing_from_a_side_of_the_split_is_said(tmp_path, capsys):
@@ -255,5 +260,5 @@ def test_a_genre_missing_from_a_side_of_the_split_is_said(tmp_path, capsys):
                  "random"]) == 0
     captured = capsys.readouterr()
     assert "no artist on two sides" not in captured.out
-    assert "(artists unknown: each track is its own group)" in captured.out
+    assert "(artists unknown: each track, with any copies of it, is its own group)" in captured.out
     assert f"warning: genre 'tiny' has {expected}" in captured.err

@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 from mutagen.id3 import COMM, ID3, TCON
 
+import core.library.tags as tags_module
 from core.cli import main
 from core.errors import LibraryError
 from core.library import TagStore, write_tags
@@ -145,6 +146,19 @@ def test_a_file_name_near_the_limit_gets_its_tags_and_a_failed_write_logs_nothin
     with TagStore(db).connect(read_only=True) as con:
         logged = {r[0] for r in con.execute("SELECT path FROM tag_changes").fetchall()}
     assert logged == {str(paths["song.mp3"]), str(paths["song.ogg"])}  # nothing for the flac
+    # an unexpected error in one file's tags is one failure line too
+    monkeypatch.setattr("core.library.tags.shutil.copy2", copy)
+    set_field = tags_module._set
+
+    def odd(obj, fmt, field, value):
+        if field == "GENRE":  # the flac's Vorbis comment
+            raise ValueError("odd value for this format")
+        return set_field(obj, fmt, field, value)
+
+    monkeypatch.setattr("core.library.tags._set", odd)
+    again = write_tags(db)
+    assert again.failures == [f"{paths['song.flac']}: cannot write its tags (ValueError: odd "
+                              "value for this format)"]
 
 
 def test_a_write_that_would_change_the_audio_leaves_the_file_alone(tmp_path, monkeypatch):

@@ -440,29 +440,18 @@ class TagStore:
         ``corrected`` otherwise (a later answer replaces an earlier one). Returns the action."""
         if not genre:
             raise LibraryError("a review needs a genre")
-        import duckdb
-
         action = "confirmed" if genre == predicted else "corrected"
-        for attempt in range(5):
-            try:
-                with _review_lock(self.path), self.transaction() as con:
-                    con.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
-                                "(content_hash) DO UPDATE SET genre = excluded.genre, action = "
-                                "excluded.action, predicted = excluded.predicted, reviewed_at = "
-                                "excluded.reviewed_at, path = excluded.path",
-                                [content_hash, genre, action, predicted, model_set, path, now()])
-                return action
-            except (duckdb.TransactionException, duckdb.ConstraintException):
-                # Two answers for one song at once from two processes (the dashboard's own
-                # sessions take turns above): DuckDB refuses one; tried again, it replaces the
-                # other, as a later answer does.
-                time.sleep(0.05 * (attempt + 1))
-        raise LibraryError("other answers for this song kept being saved at the same moment; "
-                           "answer again")
+        with _review_lock(self.path), self.transaction() as con:
+            con.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+                        "(content_hash) DO UPDATE SET genre = excluded.genre, action = "
+                        "excluded.action, predicted = excluded.predicted, reviewed_at = "
+                        "excluded.reviewed_at, path = excluded.path",
+                        [content_hash, genre, action, predicted, model_set, path, now()])
+        return action
 
     def clear_review(self, content_hash: str) -> None:
         """Forget a person's answer for a song (it goes back into the review queue)."""
-        with self.transaction() as con:
+        with _review_lock(self.path), self.transaction() as con:
             con.execute("DELETE FROM reviews WHERE content_hash = ?", [content_hash])
 
     # ---------------------------------------------------------------- exports
@@ -482,7 +471,8 @@ _REVIEW_LOCKS_GUARD = threading.Lock()
 
 def _review_lock(path: Path) -> threading.Lock:
     """One lock per database for this process's review writes: the dashboard's sessions are
-    threads of one process, and two of them upserting one song at once conflict in DuckDB."""
+    threads of one process, and two of them writing one song's review at once conflict in
+    DuckDB (another process cannot open the file for writing meanwhile)."""
     with _REVIEW_LOCKS_GUARD:
         return _REVIEW_LOCKS.setdefault(path.resolve(), threading.Lock())
 

@@ -154,7 +154,8 @@ class TagSummary:
         out.append(f"database: {self.database} (run {self.run_id}, model set "
                    f"{self.model_set.name} {self.model_set.id}, analysis {self.analysis})")
         if self.interrupted:
-            out.append("interrupted: run the same command again to resume")
+            out.append("interrupted: songs done so far are saved; run the same command again "
+                       "to resume")
         return out
 
 

@@ -221,9 +221,14 @@ def write_changes(path: str | os.PathLike[str],
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except LibraryError:
+        raise
     except (mutagen.MutagenError, OSError) as exc:
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise LibraryError(f"{path}: cannot write its tags ({detail})") from None
+    except Exception as exc:  # one odd file must never stop a run over a whole library
+        raise LibraryError(f"{path}: cannot write its tags ({type(exc).__name__}: {exc})"
+                           ) from None
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)

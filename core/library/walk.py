@@ -143,10 +143,14 @@ def walk_library(roots: Sequence[str | os.PathLike[str]]) -> Walk:
                     continue
                 path = base / name
                 if path.is_symlink():
-                    target = path.resolve()
-                    if not target.exists():  # a link to a file that is gone: said, not lost
-                        walk.unreadable.append(f"{path}: a link to {target}, which does not "
-                                               "exist")
+                    try:
+                        target = path.resolve(strict=True)
+                    except (OSError, RuntimeError) as exc:  # gone, or a loop of links
+                        if _is_audio(name):  # said, not lost
+                            walk.unreadable.append(f"{path}: a link that leads to no file ("
+                                                   f"{getattr(exc, 'strerror', None) or exc})")
+                        else:
+                            walk.other[path.suffix.lower().lstrip(".")] += 1
                         continue
                     path = target
                 if path.is_file():

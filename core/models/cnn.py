@@ -60,6 +60,8 @@ MSD_GENRE_TAGS: dict[str, tuple[str, ...]] = {
     "funk": ("funk",),
     "soul": ("soul", "rnb"),
     "rnb": ("rnb", "soul"),
+    "randb": ("rnb", "soul"),
+    "edm": ("dance", "electronic", "House"),
     "punk": ("punk",),
     "ambient": ("ambient", "chillout"),
     "dance": ("dance", "House"),

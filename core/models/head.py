@@ -16,8 +16,8 @@ PROBE_L2 = (1e-2, 3e-2, 1e-1)
 def genre_key(name: str) -> str:
     """A genre or class name reduced for matching: ``"Hip hop music"`` and ``"hiphop"`` agree,
     as do ``"Drum & Bass"`` and ``"Drum and bass"``, and ``"Música"`` and ``"musica"``."""
-    plain = unicodedata.normalize("NFKD", name.lower().replace("&", " and "))
-    return "".join(ch for ch in plain if ch.isalnum() and ch.isascii()).removesuffix("music")
+    plain = unicodedata.normalize("NFKD", name.lower().replace("&", " and "))  # é: e + accent
+    return "".join(ch for ch in plain if ch.isalnum()).removesuffix("music")
 
 
 def zero_shot_proba(scores: np.ndarray, classes: dict[str, list[int]], genres: list[str], *,
