@@ -36,10 +36,10 @@ def load_dataset(path: str | Path, layout: str) -> Dataset:
     dataset = loaders[layout](path)
     manifest, copies = keep_copies_together(dataset.manifest)
     if copies:
-        note = (f"{copies} file{'s are' if copies != 1 else ' is a'} byte-identical "
-                f"cop{'ies' if copies != 1 else 'y'} of other files; the splits GenreLab "
-                "computes keep each copy on its original's side (published splits are used "
-                "as published)")
+        copied = ("1 file is a byte-identical copy of another file" if copies == 1 else
+                  f"{copies} files are byte-identical copies of other files")
+        note = (f"{copied}; the splits GenreLab computes keep each copy on its original's side "
+                "(published splits are used as published)")
         warnings.warn(note, stacklevel=2)
         dataset = Dataset(dataset.name, dataset.layout, manifest, dataset.genres,
                           dataset.features, [*dataset.warnings, note])
