@@ -161,6 +161,15 @@ def test_a_file_name_near_the_limit_gets_its_tags_and_a_failed_write_logs_nothin
                               "value for this format)"]
 
 
+def test_undoing_the_tags_of_an_untagged_mp3_gives_back_its_bytes(tmp_path):
+    path = write(tmp_path / "plain.mp3", genre_like(3, 2.0), SR)
+    original = path.read_bytes()
+    write_changes(path, {"TCON": ("Rock",), "COMM:GenreLab:eng": ("GenreLab: Rock",)})
+    assert ID3(path).getall("TCON")[0].text == ["Rock"]
+    write_changes(path, {"TCON": None, "COMM:GenreLab:eng": None})  # what --undo writes
+    assert path.read_bytes() == original  # no empty ID3 header left behind
+
+
 def test_a_write_that_would_change_the_audio_leaves_the_file_alone(tmp_path, monkeypatch):
     path = write(tmp_path / "a.flac", genre_like(1, 2.0), SR)
     original = path.read_bytes()

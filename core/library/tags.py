@@ -143,6 +143,11 @@ def _set(obj: Any, fmt: str, field: str, value: tuple[str, ...] | None) -> None:
 
 def _save(obj: Any, fmt: str, path: str) -> None:
     if fmt == "id3":
+        if not obj.keys():  # nothing left (an undo of a file that had no tag): no empty tag
+            from mutagen.id3 import delete
+
+            delete(path, delete_v1=False, delete_v2=True)
+            return
         # Keep an ID3v2.4 tag at 2.4; write new and older tags as 2.3, which every player reads.
         version = 4 if getattr(obj, "filename", None) and obj.version[1] == 4 else 3
         obj.save(path, v2_version=version)
