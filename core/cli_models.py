@@ -124,9 +124,6 @@ def _train_families(args: argparse.Namespace, families: list[str], dataset: Any,
             failed += 1
             print(f"error: {family}: {exc}", file=sys.stderr)
             continue
-        from core.provenance import record_training_tracks
-
-        record_training_tracks(Path(args.out) / family, dataset, split)  # for later evaluations
         print(f"{model.display_name} -> {Path(args.out) / family}: {_headline(model.metrics_)} "
               f"({_epochs(model.info_['epochs_run'])}, {model.info_['train_seconds']:.1f} s)")
         if note := skipped_note(model):

@@ -19,7 +19,7 @@ from core.errors import ModelError, ParameterError
 from core.evaluation import aggregate_tracks, classification_metrics, evaluate_segments
 from core.models import FAMILIES, GenreModel, YamnetEmbedding
 from core.models.base import Progress, Rows, test_track_table
-from core.provenance import HeldOut, held_out_rows
+from core.provenance import HeldOut, held_out_rows, record_training_tracks
 from core.splits import Split, check_no_leak, group_kfold
 
 
@@ -172,7 +172,8 @@ def train_family(family: str, dataset: Dataset, split: Split, out: str | os.Path
                  copies: Mapping[str, Dataset] | None = None,
                  cache: FeatureCache | None = None, n_jobs: int = 1,
                  progress: Progress | None = None, verbose: bool = False) -> GenreModel:
-    """Train one family on ``split``, evaluate it on the test tracks, save it to ``out``.
+    """Train one family on ``split``, evaluate it on the test tracks, save it to ``out`` with
+    the tracks it trained on (``trained_tracks.json``, for later evaluations).
 
     ``copies`` (re-recordings of ``dataset``): the training tracks' copies train too
     (:func:`fit_on_recordings`). For YAMNet the zero-shot accuracy on the same test tracks is
@@ -191,6 +192,7 @@ def train_family(family: str, dataset: Dataset, split: Split, out: str | os.Path
             model.metrics_["zero_shot"] = zero.evaluate_zero_shot(dataset, split, cache=cache)
             model.metrics_["zero_shot"]["unmapped_genres"] = zero.info_["unmapped_genres"]
     model.save(out)
+    record_training_tracks(out, dataset, split)
     return model
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from core.cache import FeatureCache
 from core.datasets import load_dataset
 from core.errors import GenreLabError
-from core.provenance import record_training_tracks
 from core.splits import make_split, split_notes
 from core.train import (
     check_set_folder,
@@ -150,7 +149,6 @@ class TrainingJob:
                                      fine_tune=self.fine_tune and family == "cnn",
                                      copies=copies, cache=FeatureCache(),
                                      progress=self._report(family))
-                record_training_tracks(self.out / family, dataset, split)
                 trained[family] = model
                 if note := skipped_note(model):
                     self.notes.append(f"{model.display_name}: {note}")

@@ -37,7 +37,6 @@ from build_bundled_models import bundled_split, gtzan_audio  # noqa: E402
 
 from core.cache import FeatureCache  # noqa: E402
 from core.leaderboard import read_leaky, read_timing, run_leaky, run_timing  # noqa: E402
-from core.provenance import record_training_tracks  # noqa: E402
 from core.registry import list_models, read_metadata  # noqa: E402
 from core.train import parse_families, train_family  # noqa: E402
 
@@ -65,7 +64,6 @@ def main() -> int:
     print(f"{audio.name}: {len(audio.manifest)} files; split {split.name}: {split.sizes()}")
     for family in () if args.stale_only else parse_families(args.families):
         model = train_family(family, audio, split, OUT / family, cache=cache)
-        record_training_tracks(OUT / family, audio, split)
         track = model.metrics_["track"]
         print(f"{family}: accuracy {track['accuracy']:.3f} ({track['accuracy_ci'][0]:.2f}-"
               f"{track['accuracy_ci'][1]:.2f}), macro-F1 {track['macro_f1']:.3f}, "
