@@ -52,6 +52,14 @@ def findings(scored: dict[str, dict[str, Any]], best: str, alike: list[str],
         others = [display_name(m) for m in alike if m != best]
         lines.append(f"It is the most accurate of {len(alike)} models tested on the same {n} songs "
                      f"(the others: {', '.join(others)}).")
+        second = max((m for m in alike if m != best),
+                     key=lambda m: scored[m]["metrics"]["track"]["accuracy"])
+        runner_up = scored[second]["metrics"]["track"]["accuracy"]
+        if ci and runner_up >= ci[0]:  # inside the best model's interval: the lead may be chance
+            gap = round((track["accuracy"] - runner_up) * n)
+            lines.append(f"The runner-up, {display_name(second)} ({runner_up:.0%}), lies inside "
+                         f"that 95% interval: a lead of {gap} song{'s' if gap != 1 else ''} in "
+                         f"{n} may be chance, so the two are not shown to differ.")
     if left_out:
         lines.append(f"{', '.join(display_name(m) for m in left_out)} were tested on other songs, "
                      "so they are not compared with it here.")

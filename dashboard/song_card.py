@@ -17,6 +17,27 @@ import numpy as np
 from dashboard.palette import colour, display_name, readable
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
+NOTE_WIDTH = 48  # characters of a grey line under an answer before it wraps
+
+
+def answer_lines(prediction: Any) -> list[tuple[str, str, str, str]]:
+    """The card's answers: ``(who, genre, grey note, colour key)`` per line, ensemble first.
+
+    An uncertain ensemble reads "uncertain", with the genres it is closest to (and a genre
+    outside the trained ones that YAMNet hears) in full in its note, never cut short.
+    """
+    p = prediction
+    lines = []
+    if p.ensemble is not None:
+        verdict, detail = p.verdict or "", f"confidence {p.confidence:.0%}"
+        if p.uncertain:
+            verdict, detail = "uncertain", f"{verdict.removeprefix('uncertain: ')}; {detail}"
+        lines.append(("Ensemble", verdict, detail, "ensemble"))
+    for name, m in p.models.items():
+        lines.append((display_name(name), m.genre, f"p = {float(np.max(m.proba)):.0%}", name))
+    for name, message in p.errors.items():
+        lines.append((display_name(name), "unavailable", message[:40], name))
+    return lines
 
 
 def song_card(analysis: Any, *, model_set: str, explanations: dict[str, list[Any]] | None = None,
@@ -65,26 +86,21 @@ def song_card(analysis: Any, *, model_set: str, explanations: dict[str, list[Any
     # The answers
     ax = fig.add_subplot(grid[0, 0])
     ax.axis("off")
-    lines = []
-    if p.ensemble is not None:
-        verdict = p.verdict or ""
-        lines.append(("Ensemble", verdict, f"confidence {p.confidence:.0%}", "ensemble"))
-    for name, m in p.models.items():
-        lines.append((display_name(name), m.genre, f"p = {float(np.max(m.proba)):.0%}", name))
-    for name, message in p.errors.items():
-        lines.append((display_name(name), "unavailable", message[:40], name))
+    lines = answer_lines(p)
     ax.set_title("Answers", loc="left", fontsize=12, fontweight="bold")
+    y = 0.9
     for i, (label, genre, note, key) in enumerate(lines):
-        y = 0.9 - i * 0.2
+        note_lines = textwrap.wrap(note, NOTE_WIDTH) or [""]
         ax.text(0.0, y, label, fontsize=11, color=colour(key), fontweight="bold",
                 transform=ax.transAxes, va="center")
         ax.text(0.33, y, textwrap.shorten(genre, 34), fontsize=13 if i == 0 else 11,
                 fontweight="bold" if i == 0 else "normal", transform=ax.transAxes, va="center")
-        ax.text(0.33, y - 0.085, note, fontsize=9, color="#636E72", transform=ax.transAxes,
-                va="center")
+        ax.text(0.33, y - 0.05, "\n".join(note_lines), fontsize=9, color="#636E72",
+                transform=ax.transAxes, va="top", linespacing=1.3)
+        y -= 0.2 + 0.075 * (len(note_lines) - 1)  # a wrapped note pushes the next answer down
     if not p.agree and p.models:
-        ax.text(0.0, 0.9 - len(lines) * 0.2, "The models disagree.", fontsize=9,
-                color="#D63031", transform=ax.transAxes)
+        ax.text(0.0, y, "The models disagree.", fontsize=9, color="#D63031",
+                transform=ax.transAxes)
 
     # Probabilities of the 5 most likely genres
     ax = fig.add_subplot(grid[0, 1])

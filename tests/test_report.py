@@ -97,6 +97,47 @@ def test_business_case_inputs_name_a_measured_source():
         build_report("empty", {})
 
 
+def test_business_case_says_how_many_songs_stay_wrong_after_review():
+    from dataclasses import replace
+
+    from dashboard.report import errors_after_review, review_default
+
+    # 10 test songs; the 3 wrong ones are among the 4 least confident
+    rows = [{"true": "pop", "predicted": "pop" if i not in (0, 1, 3) else "rock",
+             "confidence": 0.3 + 0.05 * i} for i in range(10)]
+    entry = {"metrics": {"track": {"n": 10, "accuracy": 0.7}, "test_tracks": rows}}
+    assert errors_after_review(entry, 0.0) == (0.3, 10)  # nobody checks: every mistake stays
+    assert errors_after_review(entry, 0.2) == (0.1, 10)  # the 2 least sure songs, both wrong
+    assert errors_after_review(entry, 0.4) == (0.0, 10)
+    assert review_default(entry) == pytest.approx(0.3)  # a model: its error rate
+    # an ensemble keeps only its uncertain share and its accuracy on the other songs
+    ensemble = {"metrics": {"track": {"n": 100}, "uncertain_share": 0.2,
+                            "accuracy_when_confident": 0.9}}
+    assert review_default(ensemble) == 0.2
+    assert errors_after_review(ensemble, 0.2) == (pytest.approx(0.08), 100)
+    assert errors_after_review(ensemble, 0.5) is None  # not measured for other shares
+    assert errors_after_review(ensemble, 0.204) is not None  # the page's whole percent: 20%
+    case = replace(_case(), errors_left=(0.08, 100))
+    outcome = dict(case.outcome())
+    assert outcome["Songs still wrongly tagged after review, per year"] == (
+        "4,000 songs (8% of 100 test songs)")
+    assert list(outcome)[-1] == "Money saved per year"  # the saving stays last
+    assert "not measured" in dict(_case().outcome())[
+        "Songs still wrongly tagged after review, per year"]
+    assert "4,000 songs (8% of 100 test songs)" in report_html(
+        build_report("s", _scored(), case=case, now=WHEN))
+
+
+def test_findings_say_when_the_best_models_lead_may_be_chance():
+    from dashboard.findings import findings
+
+    scored = _scored()  # mel-CNN 70% (interval 60-80%), YAMNet 60%: inside the interval
+    text = " ".join(findings(scored, "cnn", ["cnn", "yamnet"], []))
+    assert "The runner-up, YAMNet (60%), lies inside that 95% interval: a lead of 1 song" in text
+    scored["yamnet"]["metrics"]["track"]["accuracy"] = 0.5  # below it: a lead worth stating
+    assert "runner-up" not in " ".join(findings(scored, "cnn", ["cnn", "yamnet"], []))
+
+
 def test_report_pdf_has_every_part_and_no_label_outside_its_page():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -161,6 +202,17 @@ def test_song_card_is_a_png_or_a_one_page_pdf():
         "song.wav: only 6.0 s of the 12.0 s its header declares could be decoded.",)))
     assert song_card(analysis, model_set="set") == png  # the same card draws the same bytes
     assert song_card(noted, model_set="set") != png
+    # An uncertain answer prints in full: "uncertain", then both closest genres (it was cut
+    # to "uncertain: closest to rock / [...]" on the card people hand on)
+    from dashboard.song_card import answer_lines
+
+    unsure = replace(prediction, genres=["rock", "country"], threshold=0.9,
+                     outside_genre=("electronic", 0.4))
+    who, genre, note, _ = answer_lines(unsure)[0]
+    assert (who, genre) == ("Ensemble", "uncertain")
+    assert note.startswith("closest to rock / country (sounds like electronic") and "%" in note
+    assert answer_lines(prediction)[0][1] == prediction.ensemble_genre  # sure: the genre itself
+    assert song_card(replace(analysis, prediction=unsure), model_set="set").startswith(b"\x89PNG")
 
 
 def test_spectrogram_draws_its_floor_black_and_its_axis_in_hz():
