@@ -115,13 +115,16 @@ def timeline(segment_proba: np.ndarray, segment_times: np.ndarray, genres: Seque
     return fig
 
 
-def per_genre_accuracy(table: pd.DataFrame, *, title: str = "Per-genre accuracy (track level)"
+def per_genre_accuracy(table: pd.DataFrame, *, title: str | None = None, unit: str = "songs"
                        ) -> go.Figure:
     """Grouped bars from a long table with columns ``model``, ``genre``, ``recall``, ``support``.
 
     A genre without test songs gets no bar (never a 0% one) and a "no test songs" label; the
-    hover gives each bar's count ("5 of 12 songs").
+    hover gives each bar's count ("5 of 12 songs"). ``unit`` is what ``support`` counts
+    (``songs`` or ``segments``); the default title names the level it implies.
     """
+    if title is None:
+        title = f"Per-genre accuracy ({'segment' if unit == 'segments' else 'track'} level)"
     fig = go.Figure()
     genres = list(dict.fromkeys(table["genre"])) if len(table) else []
     support = table["support"] if "support" in table else pd.Series(1, index=table.index)
@@ -135,13 +138,13 @@ def per_genre_accuracy(table: pd.DataFrame, *, title: str = "Per-genre accuracy 
         fig.add_trace(go.Bar(
             x=genres, y=recall, name=shown, marker_color=_colour(str(name), i),
             customdata=np.stack([right, n.astype(int)], axis=1),
-            hovertemplate="%{x}: %{y:.0%} (%{customdata[0]} of %{customdata[1]} songs)<extra>"
+            hovertemplate=f"%{{x}}: %{{y:.0%}} (%{{customdata[0]}} of %{{customdata[1]}} {unit})<extra>"
                           + shown + "</extra>"))
     empty = sorted({g for g, k in zip(table.get("genre", []), support, strict=False) if k <= 0},
                    key=genres.index)
     if empty:
         fig.add_trace(go.Scatter(x=empty, y=[0.04] * len(empty), mode="text",
-                                 text=["no test songs"] * len(empty), showlegend=False,
+                                 text=[f"no test {unit}"] * len(empty), showlegend=False,
                                  textfont={"size": 12, "color": "#636E72"}, hoverinfo="skip"))
     fig.update_layout(title=title, barmode="group", xaxis_title="genre",
                       yaxis_title="accuracy (recall)", yaxis={"range": [0, 1.05], "tickformat": ".0%"},
@@ -150,14 +153,14 @@ def per_genre_accuracy(table: pd.DataFrame, *, title: str = "Per-genre accuracy 
 
 
 def confusion(matrix: Sequence[Sequence[int]], genres: Sequence[str], *, normalise: bool,
-              title: str) -> go.Figure:
-    """Confusion matrix heatmap: rows true genre (with its number of test songs), columns
-    predicted. A genre with no test songs is a grey "no test songs" row, never 0%."""
+              title: str, unit: str = "songs") -> go.Figure:
+    """Confusion matrix heatmap: rows true genre (with its number of test ``unit``: songs or
+    segments), columns predicted. A genre with none is a grey "no test songs" row, never 0%."""
     counts = np.asarray(matrix, dtype=float)
     totals = counts.sum(axis=1)
     share = counts / np.maximum(totals[:, None], 1)
     z = np.where(totals[:, None] > 0, share if normalise else counts, np.nan)
-    text = [["no test songs" if totals[i] == 0 and j == len(genres) // 2 else
+    text = [[f"no test {unit}" if totals[i] == 0 and j == len(genres) // 2 else
              "" if totals[i] == 0 or counts[i, j] == 0 else  # blank, not "0%": easier to read
              f"{v:.0%}" if normalise else f"{int(v)}"
              for j, v in enumerate(row)] for i, row in enumerate(z)]
@@ -170,7 +173,7 @@ def confusion(matrix: Sequence[Sequence[int]], genres: Sequence[str], *, normali
         hovertemplate="true %{y}, predicted %{x}: %{customdata[0]:.0f} of %{customdata[1]:.0f}"
                       "<extra></extra>"))
     fig.update_layout(title=title, xaxis_title="predicted genre",
-                      yaxis_title="true genre (test songs)", yaxis={"autorange": "reversed"},
+                      yaxis_title=f"true genre (test {unit})", yaxis={"autorange": "reversed"},
                       height=460, plot_bgcolor="#EEEEEE", **_LAYOUT)
     return fig
 

@@ -28,7 +28,12 @@ def folder_size_mb(folder: Path) -> float:
 
 
 def metrics_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.DataFrame:
-    """One row per model: accuracy, macro-F1, ROC-AUC, size, parameters, train and inference time."""
+    """One row per model: accuracy, macro-F1, ROC-AUC, size, parameters, train and inference time.
+
+    At ``level="segment"`` the count is of test segments (``test segments``) and no interval is
+    given: segments of one track are not independent, so one over them would be too narrow.
+    """
+    segments = level == "segment"
     rows = []
     for name, entry in saved.items():
         metrics = entry.get("metrics", {})
@@ -40,9 +45,9 @@ def metrics_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.
             "family": entry["metadata"]["display_name"],
             "zero-shot": bool(entry["metadata"].get("config", {}).get("zero_shot")),
             "split": info.get("split", {}).get("name", ""),
-            "test tracks": m.get("n"),
+            "test segments" if segments else "test tracks": m.get("n"),
             "accuracy": m.get("accuracy"),
-            "95% CI": _interval(m.get("accuracy_ci")),
+            "95% CI": None if segments else _interval(m.get("accuracy_ci")),
             "macro-F1": m.get("macro_f1"),
             "ECE": m.get("ece"),
             "ROC-AUC": m.get("roc_auc_ovr"),
@@ -61,11 +66,14 @@ def display_table(table: pd.DataFrame, columns: list[str] | None = None) -> pd.D
 
     shown = table.copy()
     shown["model"] = [display_name(m) for m in shown["model"]]
+    accuracy = "accuracy"
     if "accuracy" in shown and "95% CI" in shown:
         shown["accuracy"] = [
             "n/a" if pd.isna(a) else f"{a:.3f}" + (f" ({ci})" if ci else "")
             for a, ci in zip(shown["accuracy"], shown["95% CI"], strict=True)]
-        shown = shown.rename(columns={"accuracy": "accuracy (95% CI)"}).drop(columns="95% CI")
+        if shown["95% CI"].astype(bool).any():  # no interval anywhere: no "(95% CI)" heading
+            accuracy = "accuracy (95% CI)"
+        shown = shown.rename(columns={"accuracy": accuracy}).drop(columns="95% CI")
     for column in ("macro-F1", "ECE", "ROC-AUC"):
         if column in shown:
             shown[column] = ["n/a" if v is None or pd.isna(v) else f"{v:.3f}" for v in shown[column]]
@@ -79,8 +87,8 @@ def display_table(table: pd.DataFrame, columns: list[str] | None = None) -> pd.D
         elif shown[column].isna().any():  # one type per column: all text then
             shown[column] = ["n/a" if pd.isna(v) else f"{v:g}" for v in shown[column]]
     if columns is not None:
-        shown = shown[[("accuracy (95% CI)" if c == "accuracy" else c) for c in columns
-                       if c != "95% CI" and ("accuracy (95% CI)" if c == "accuracy" else c) in shown]]
+        shown = shown[[(accuracy if c == "accuracy" else c) for c in columns
+                       if c != "95% CI" and (accuracy if c == "accuracy" else c) in shown]]
     return shown
 
 
@@ -117,7 +125,8 @@ def calibration_note(saved: dict[str, dict[str, Any]], level: str = "track") -> 
     low, high = min(r for _, r in references), max(r for _, r in references)
     tracks = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     spread = f"{low:.2f}" if round(low, 2) == round(high, 2) else f"{low:.2f}-{high:.2f}"
-    return (f" On {tracks} test tracks even a perfectly calibrated model measures an ECE of "
+    unit = "segments" if level == "segment" else "tracks"
+    return (f" On {tracks} test {unit} even a perfectly calibrated model measures an ECE of "
             f"about {spread} (sampling noise), so an ECE at or below that cannot be told from "
             "perfect calibration.")
 
@@ -140,7 +149,10 @@ def ensemble_entry(folder: Path) -> dict[str, Any] | None:
     members = [test_keys(s.get("metrics", {})) for s in saved]
     common = set.intersection(*members) if members and all(members) else set()
     entry = {"metadata": {"display_name": "Ensemble", "genres": ensemble.genres},
-             "metrics": {"track": ensemble.metrics["track"]},
+             "metrics": {"track": ensemble.metrics["track"],
+                         **{k: ensemble.metrics[k] for k in ("uncertain_share",
+                                                             "accuracy_when_confident")
+                            if k in ensemble.metrics}},
              "info": {"split": {"name": ensemble.fitted_on.get("split", "")},
                       # what it runs: its model folders together, as the leaderboard counts it
                       "parameters": sum(s.get("info", {}).get("parameters") or 0 for s in saved),

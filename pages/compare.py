@@ -84,8 +84,8 @@ with st.expander("Evaluate these models on another dataset or split"):
                              help="Held-out tracks: every track of the dataset that a model did "
                                   "not train on. A split: its test side, again without any track "
                                   "a model trained on.")
-        fold = c4.number_input("Fold", 0, 9, 0, key="compare_fold")
-        seed = c5.number_input("Seed", 0, 10_000, 0, key="compare_seed")
+        fold = c4.number_input("Fold", 0, 9, key="compare_fold")  # starts at its minimum, 0
+        seed = c5.number_input("Seed", 0, 10_000, key="compare_seed")
         run = st.form_submit_button("Evaluate")
     if run and not data.strip():
         st.error("Give the dataset's folder (or feature table) to evaluate on.")
@@ -128,14 +128,16 @@ if len(groups) > 1:
                "not directly comparable.", icon=":material/warning:")
 level = st.radio("Level", ["track", "segment"], horizontal=True, key="compare_level",
                  help="Track level averages each track's segment probabilities.")
+unit = "segments" if level == "segment" else "songs"
 
 st.subheader("Summary")
 table = metrics_table(saved, level)
 if ensembles and level == "track":  # an ensemble answers per track only
     table = pd.concat([table, pd.DataFrame([{**ensemble_row(e), "model": n}
                                             for n, e in ensembles.items()])], ignore_index=True)
+count = "test segments" if level == "segment" else "test tracks"
 summary = display_table(table,
-                        ["model", "split", "test tracks", "accuracy", "macro-F1", "ECE",
+                        ["model", "split", count, "accuracy", "macro-F1", "ECE",
                          "ROC-AUC", "size (MB)", "parameters", "train time (s)",
                          "inference (ms/clip)"])
 if "split" in summary and summary["split"].nunique() == 1:  # one split: say it once, not per row
@@ -144,10 +146,14 @@ if "split" in summary and summary["split"].nunique() == 1:  # one split: say it 
 st.dataframe(summary, hide_index=True, width="stretch",
              column_config={"split": st.column_config.TextColumn(width="medium"),
                             "parameters": st.column_config.NumberColumn(format="localized")})
-st.caption("Accuracy at track level unless chosen otherwise, with its 95% interval "
-           "over the test tracks; ECE: expected calibration error (0 = confidence matches how "
-           "often the model is right); n/a: not measured for that model."
-           + calibration_note(shown, level))
+st.caption(("Accuracy over the test tracks' 3-s segments, each counted on its own; no interval "
+            "is given, since segments of one track are not independent samples (one over them "
+            "would be too narrow); the track level has intervals"
+            if level == "segment" else
+            "Accuracy over the test tracks, each track answered from all its segments, with its "
+            "95% interval")
+           + "; ECE: expected calibration error (0 = confidence matches how often the model is "
+           "right); n/a: not measured for that model." + calibration_note(shown, level))
 
 st.subheader("Leaderboard")
 with guard("Building the leaderboard"):
@@ -176,7 +182,8 @@ with guard("Building the leaderboard"):
     st.table(published_frame().set_index("model"))  # a static table: its notes wrap
 
 with guard("Drawing per-genre accuracy"):
-    st.plotly_chart(figures.per_genre_accuracy(per_genre_table(shown, level)), theme="streamlit")
+    st.plotly_chart(figures.per_genre_accuracy(per_genre_table(shown, level), unit=unit),
+                    theme="streamlit")
 
 st.subheader("Confusion matrix")
 c1, c2 = st.columns([3, 1])
@@ -190,7 +197,8 @@ with guard(f"Drawing {display_name(matrix_of)}'s confusion matrix"):
         st.plotly_chart(figures.confusion(
             metrics["confusion"], entry["metadata"]["genres"], normalise=normalise,
             title=f"{display_name(matrix_of)}: true genre against predicted "
-                  f"({'share of each row' if normalise else 'songs'})"), theme="streamlit")
+                  f"({'share of each row' if normalise else unit})", unit=unit),
+            theme="streamlit")
     else:
         st.caption(f"{display_name(matrix_of)}: no saved test metrics"
                    + (" at segment level (it answers per track)" if matrix_of in ensembles

@@ -131,6 +131,16 @@ def test_compare(app):
     assert "Ensemble" not in set(app.dataframe[0].value["model"])
     app.radio(key="compare_level").set_value("segment").run()
     assert not app.exception
+    # segments are counted as segments, and get no interval (they are not independent)
+    table = app.dataframe[0].value.set_index("model")
+    cnn = json.loads((ROOT / "assets/models/cnn/metrics.json").read_text())["metrics"]["segment"]
+    assert table.loc["mel-CNN", "test segments"] == cnn["n"] > ensemble["n"]
+    assert "test tracks" not in table and table.loc["mel-CNN", "accuracy"] == f"{cnn['accuracy']:.3f}"
+    assert "segments of one track are not independent" in _texts(app)
+    specs = [chart.proto.spec for chart in app.get("plotly_chart")]
+    assert any("Per-genre accuracy (segment level)" in spec for spec in specs)
+    assert any("true genre (test segments)" in spec for spec in specs)
+    assert not any("(track level)" in spec or "test songs" in spec for spec in specs)
 
 
 def _open_explore(app, folder):
