@@ -57,13 +57,15 @@ def _headline(metrics: dict[str, Any]) -> str:
         if level in metrics:
             m = metrics[level]
             auc, ci, ece = m.get("roc_auc_ovr"), m.get("accuracy_ci"), m.get("ece")
+            if level == "segment":  # one track's segments are not independent: no interval
+                ci = None
             noise = (m.get("ece_calibrated") or {}).get("median")
             parts.append(f"{level}: acc {m['accuracy']:.3f}"
                          + (f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else "")
                          + f", macro-F1 {m['macro_f1']:.3f}"
                          + (f", ECE {ece:.3f}" if ece is not None else "")
-                         + (f" (a perfectly calibrated model would show {noise:.3f} on "
-                            "these tracks)"
+                         + (f" (sampling noise alone gives about {noise:.3f} on these tracks; "
+                            "an ECE at or below that cannot be told from perfect calibration)"
                             if ece is not None and noise is not None else "")
                          + (f", ROC-AUC {auc:.3f}" if auc is not None else ""))
     return "; ".join(parts)
@@ -157,6 +159,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.splits import make_split
     from core.train import evaluate_unseen
 
+    if not args.split and args.fold:  # refused, not silently ignored
+        raise UsageError("--fold picks a test fold of a --split (kfold or artist-3fold); without "
+                         "--split every track a model did not train on is tested")
     loaded = load_models(args.models, yamnet_handle=args.yamnet_handle)
     if not loaded.models:
         raise ModelError("; ".join(loaded.errors.values()) or f"no models in {args.models}")
@@ -193,6 +198,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                   f"every member never trained on; best single answer there: {best} "
                   f"{ens['members'][best]['accuracy']:.3f}; \"uncertain\" for "
                   f"{ens['uncertain_share']:.0%}")
+        unreadable = dict.fromkeys(f for m in report["models"].values()
+                                   for f in m.get("skipped_files") or [])
+        if unreadable:  # the same files for every model: said once, each with its reason
+            many = len(unreadable) != 1
+            print(f"warning: {len(unreadable)} file{'s' if many else ''} could not be read and "
+                  f"{'were' if many else 'was'} left out:", file=sys.stderr)
+            for message in unreadable:
+                print(f"  {message}", file=sys.stderr)
         for name, message in report["warnings"].items():
             print(f"warning: {name}: {message}", file=sys.stderr)
         for name, message in report["errors"].items():

@@ -214,6 +214,7 @@ def evaluate_model(model: GenreModel, dataset: Dataset, rows: np.ndarray | None 
     labels = np.array([genres.index(g) for g in subset.manifest["label"]])[features.track]
     metrics = evaluate_segments(proba, labels, features.track, genres)
     metrics["skipped_tracks"] = len(features.errors)
+    metrics["skipped_files"] = [features.errors[k] for k in sorted(features.errors)]
     return metrics
 
 
@@ -230,6 +231,9 @@ def evaluate_unseen(model: GenreModel, dataset: Dataset, rows: np.ndarray | None
         It trained on every one of them, or cannot be evaluated on the dataset.
     """
     held = held_out_rows(dataset.manifest, model_dir=model_dir, metrics=model.metrics_, rows=rows)
+    if not len(held.rows) and not held.excluded:
+        raise ModelError(f"no tracks of {dataset.name} to test on (the chosen split's test side "
+                         "is empty: try another fold or split)")
     if not len(held.rows):
         raise ModelError(f"it trained on all {held.excluded} of these tracks of {dataset.name}; "
                          "nothing is left to test it on")

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from core.cli import main
+from core.errors import ModelError
 from core.features import SUMMARY_COLUMNS
 from core.synth import genre_like, write
 from tests.conftest import ROOT
@@ -277,10 +278,14 @@ def test_evaluate_scores_the_bundled_ensemble_beside_its_members(tmp_path, capsy
     for k, genre in enumerate(["rock", "jazz"]):  # two of the bundled set's ten genres
         for i in range(3):
             write(data / genre / f"{genre}-{i}.wav", genre_like(3 * k, 4.0, seed=i), 22050)
+    (data / "rock" / "notes.wav").write_text("not audio")  # named, with its reason, not just counted
     args = ["-q", "evaluate", "--models", str(ROOT / "assets/models"), "--data", str(data),
             "--layout", "folders"]
     assert main([*args, "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
+    for name in ("mlp", "cnn", "yamnet"):
+        (unreadable,) = report["models"][name]["skipped_files"]
+        assert "notes.wav" in unreadable and report["models"][name]["skipped_tracks"] == 1
     ensemble = report["ensemble"]
     assert ensemble["track"]["n"] == 6 and set(ensemble["members"]) == {
         "mlp", "cnn", "yamnet", "yamnet:zero-shot"}
@@ -288,4 +293,36 @@ def test_evaluate_scores_the_bundled_ensemble_beside_its_members(tmp_path, capsy
         assert ensemble["members"][name]["accuracy"] == report["models"][name]["track"]["accuracy"]
     assert 0 <= ensemble["uncertain_share"] <= 1
     assert main(args) == 0
-    assert "\nensemble: track: acc " in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "\nensemble: track: acc " in printed.out
+    assert printed.err.count("notes.wav") == 1  # once, not once per model
+    assert "1 file could not be read and was left out:\n  " in printed.err
+
+
+def test_evaluate_refuses_a_fold_without_a_split_and_names_an_empty_test_side(tmp_path, capsys):
+    from core.datasets import load_dataset
+    from core.registry import load_model
+    from core.train import evaluate_unseen
+
+    data = tmp_path / "mine"
+    for k, genre in enumerate(["rock", "jazz"]):
+        write(data / genre / f"{genre}-0.wav", genre_like(3 * k, 4.0, seed=k), 22050)
+    args = ["evaluate", "--models", str(ROOT / "assets/models"), "--data", str(data),
+            "--layout", "folders"]
+    assert main([*args, "--fold", "2"]) == 2  # was silently ignored
+    assert "--fold picks a test fold of a --split" in capsys.readouterr().err
+    model = load_model(ROOT / "assets/models/mlp")
+    with pytest.raises(ModelError, match="test side is empty"):  # not "it trained on all 0"
+        evaluate_unseen(model, load_dataset(data, "folders"), np.array([], dtype=int))
+
+
+def test_headline_gives_no_interval_over_segments_and_reads_ece_against_noise():
+    from core.cli_models import _headline
+
+    level = {"accuracy": 0.6, "accuracy_ci": [0.5, 0.7], "macro_f1": 0.5, "ece": 0.1,
+             "ece_calibrated": {"median": 0.2}}
+    text = _headline({"segment": level, "track": level})
+    segment, track = text.split("; track: ")
+    assert "CI" not in segment  # segments of one track are not independent samples
+    assert "(95% CI 0.50-0.70)" in track
+    assert "sampling noise alone gives about 0.200" in track and "perfectly calibrated model" not in text
