@@ -27,7 +27,8 @@ MAX_DURATION_S = 15 * 60.0
 SILENCE_PEAK = 1e-4
 
 #: File extensions GenreLab reads as audio (all decoded by libsndfile through soundfile).
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".aifc", ".au", ".snd")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".aifc", ".au",
+                    ".snd")
 
 #: The ten GTZAN genres, in the dataset's customary (alphabetical) order.
 GTZAN_GENRES = (

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from core.atomic import write_text_atomic
+from core.config import AUDIO_EXTENSIONS
 
 TRAINED_TRACKS = "trained_tracks.json"
 TrackKey = tuple[str, str]
@@ -49,9 +50,10 @@ def track_key(label: str, track_id: str = "", path: str = "") -> TrackKey:
     genre = str(label).lower()
     folders = [i for i, part in enumerate(parts[:-1]) if part.lower() == genre]
     below = "/".join(parts[folders[-1] + 1:] if folders else parts[-1:])
-    for suffix in (".wav", ".mp3", ".flac", ".ogg", ".au", ".aiff", ".aif"):
+    for suffix in AUDIO_EXTENSIONS:
         if below.lower().endswith(suffix):
             below = below[: -len(suffix)]
+            break
     return genre, below.lower()
 
 

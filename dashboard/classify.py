@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 
 from core.audio import check_extension, decode_audio
-from core.config import FEATURE_SR, HOP_LENGTH
+from core.config import AUDIO_EXTENSIONS, FEATURE_SR, HOP_LENGTH
 from core.ensemble import Ensemble
 from core.features import logmel
 from core.models.base import GenreModel
 from core.predict import Prediction, predict_decoded
 
 #: Upload types offered in the browser (libsndfile reads them all).
-UPLOAD_TYPES = ["wav", "mp3", "flac", "ogg", "au", "aiff", "aif"]
+UPLOAD_TYPES = [extension.lstrip(".") for extension in AUDIO_EXTENSIONS]
 MAX_SPECTROGRAM_FRAMES = 1500
 
 

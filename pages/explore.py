@@ -11,6 +11,7 @@ from core.datasets import LAYOUTS
 from core.features import SUMMARY_COLUMNS, logmel
 from core.synth import make_demo_dataset
 from dashboard import figures
+from dashboard.classify import UPLOAD_TYPES
 from dashboard.explore import (
     dataset_embeddings,
     dataset_features,
@@ -88,7 +89,7 @@ source = c1.radio("Features", ["Summary features", "YAMNet embeddings"], horizon
                   key="explore_source",
                   help="The 57 summary features (variances as logs), or YAMNet's mean embedding.")
 method = c2.radio("Projection", ["PCA", "t-SNE"], horizontal=True, key="explore_method")
-song = st.file_uploader("Place a song on the map (PCA only)", type=["wav", "mp3", "flac", "ogg"],
+song = st.file_uploader("Place a song on the map (PCA only)", type=UPLOAD_TYPES,
                         key="explore_song")
 handle = st.session_state.get("yamnet_handle") or None
 with guard("Drawing the map"):

@@ -27,6 +27,22 @@ def test_every_format_decodes_to_mono_float32(tmp_path, ext):
     assert abs(peak_hz - 440.0) < 5.0
 
 
+def test_opus_files_named_opus_are_audio(tmp_path):
+    """Ogg Opus is read by libsndfile; its own extension was refused as "unsupported"."""
+    from core.config import AUDIO_EXTENSIONS
+    from core.datasets import load_dataset
+
+    path = tmp_path / "jazz" / "song.opus"
+    path.parent.mkdir()
+    sf.write(path, tone(440.0, 1.5, 48000), 48000, format="OGG", subtype="OPUS")
+    out = load_audio(path, sr=22050)
+    assert ".opus" in AUDIO_EXTENSIONS and abs(len(out) - 1.5 * 22050) < 0.1 * 22050
+    (tmp_path / "rock").mkdir()
+    sf.write(tmp_path / "rock" / "other.opus", tone(220.0, 1.5, 48000), 48000, format="OGG",
+             subtype="OPUS")
+    assert len(load_dataset(tmp_path, "folders").manifest) == 2
+
+
 @pytest.mark.parametrize("native_sr", [8000, 16000, 44100, 48000, 96000])
 @pytest.mark.parametrize("channels", [1, 2, 6])
 def test_any_rate_and_channel_count_is_resampled(tmp_path, native_sr, channels):
