@@ -124,7 +124,8 @@ def read_library(path: str) -> LibraryData:
     tagged = rows["genre"].notna() & rows["error_reason"].isna()
     rows["status"] = np.where(tagged, "tagged",
                               np.where(rows["error_reason"].notna(), "failed", "not tagged"))
-    rows["needs_review"] = tagged & needs_review(rows)
+    # a song a person answered needs no more review (the queue and its count agree)
+    rows["needs_review"] = tagged & needs_review(rows) & rows["reviewed_genre"].isna()
     return LibraryData(str(store.path), rows, runs, _genres(rows))
 
 

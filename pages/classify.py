@@ -148,7 +148,8 @@ with guard("Showing the predictions"):
                 st.caption(f"Zero-shot, from its own genre classes: {zero} {zero_p:.0%}"
                            + (f" (no class for {', '.join(unmapped)})" if unmapped else ""))
             n = len(p.segment_proba)
-            st.caption(f"{n} segment{'s' if n != 1 else ''} in {p.seconds:.2f} s")
+            st.caption(f"Answered from {n} window{'s' if n != 1 else ''} of the song; took "
+                       f"{p.seconds:.2f} s")
     # the set's models that gave no answer: not loaded, or failed on this file
     silent = sorted((set(loaded.errors) - {"ensemble"}) | set(prediction.errors))
     if prediction.ensemble is not None:

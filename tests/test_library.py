@@ -540,6 +540,9 @@ def test_library_page_reviews_land_in_a_manifest_train_reads(library_app, tmp_pa
     at.button(key="review_rock").click().run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Songs to review"] == "2"  # one answered
+    shown = at.dataframe[0].value.set_index("file")  # ...and no longer ticked "needs review"
+    assert shown.loc["unsure_and_split.wav", "reviewed"] == "corrected"
+    assert not shown.loc["unsure_and_split.wav", "needs review"]
     assert "unsure.wav" in " ".join(m.value for m in at.markdown)  # next: unsure, agreeing
     at.button(key="review_confirm").click().run()
     reviews = TagStore(db).library().set_index("content_hash")
