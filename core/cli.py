@@ -44,7 +44,9 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
 def _add_split_args(parser: argparse.ArgumentParser, default: str | None = None) -> None:
     described = "; ".join(f"{k}: {v}" for k, v in SPLIT_STRATEGIES.items())
     parser.add_argument("--split", default=default, choices=list(SPLIT_STRATEGIES),
-                        help=described.replace("%", "%%"))
+                        help=described.replace("%", "%%") + (
+                            f" (default: {default})" if default else
+                            " (default: none; every track a model did not train on is tested)"))
     parser.add_argument("--fold", type=int, default=0, help="test fold for kfold/artist-3fold")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
@@ -107,9 +109,12 @@ def cmd_features(args: argparse.Namespace) -> int:
 def cmd_dataset(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, args.layout)
     summary = dataset.summary()
+    artists = bool((dataset.manifest["artist"] != "").any())
     print(f"{dataset.name} ({dataset.layout}): {len(dataset.manifest)} rows, "
           f"{dataset.manifest['track_id'].nunique()} tracks, {len(dataset.genres)} genres, "
-          f"{dataset.manifest['group'].nunique()} groups")
+          f"{dataset.manifest['group'].nunique()} split groups ("
+          + ("artists: a split keeps each artist on one side)" if artists else
+             "artists unknown: each track, with any copies of it, is its own group)"))
     print(summary.to_string())
     if args.output:
         write_text_atomic(args.output, dataset.manifest.to_csv(index=False))
@@ -180,12 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("features", help="compute features of audio files (summary CSV or npz)")
     p.add_argument("--kind", choices=FEATURE_KINDS, default="summary",
-                   help="summary = the 57 GTZAN table columns; logmel; mfcc")
+                   help="summary (default) = the 57 GTZAN table columns; logmel; mfcc")
     p.add_argument("--segment", type=positive_float, default=None, metavar="SECONDS",
                    help="cut each file into windows of this length (default: whole file)")
     p.add_argument("--hop", type=positive_float, default=None, metavar="SECONDS",
                    help="window hop (default: the window length)")
-    p.add_argument("--format", choices=("csv", "npz"), default="csv")
+    p.add_argument("--format", choices=("csv", "npz"), default="csv", help="csv (default) or npz")
     p.add_argument("--output", "-o", default=None,
                    help="output file (default: stdout for csv, features.npz for npz)")
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (0 = all cores)")

@@ -338,27 +338,36 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="networks (consecutive seeds) averaged into each model; 1 trains fastest "
                         "(default per family: MLP 5, fine-tuned or from-scratch CNN 3, MFCC-CNN "
                         "3, others 1)")
-    p.add_argument("--jobs", "-j", type=int, default=0, help="feature worker processes")
-    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--jobs", "-j", type=int, default=0,
+                   help="feature worker processes (default 0: all cores)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not read or fill the feature cache")
     p.add_argument("--out", required=True, help="folder to write <family>/ model folders into")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate saved models on a dataset")
-    p.add_argument("--models", required=True, help="folder of model folders")
+    p.add_argument("--models", required=True,
+                   help="a model set's folder (its model folders), or one model's folder")
     data_args(p)
     split_args(p, None)
     handle_arg(p)
-    p.add_argument("--jobs", "-j", type=int, default=0)
-    p.add_argument("--format", choices=("json", "table"), default="table")
+    p.add_argument("--jobs", "-j", type=int, default=0,
+                   help="feature worker processes (default 0: all cores)")
+    p.add_argument("--format", choices=("json", "table"), default="table",
+                   help="table (default) or json")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify audio files with every model")
-    p.add_argument("--models", default=None, help="folder of model folders (default: bundled)")
+    p.add_argument("--models", default=None,
+                   help="a model set's folder, or one model's folder (default: the bundled set)")
     handle_arg(p)
-    p.add_argument("--format", choices=("json", "table"), default="table")
+    p.add_argument("--format", choices=("json", "table"), default="table",
+                   help="table (default) or json: one object for one FILE, a list of objects for "
+                        "several (a file that fails is left out and named on stderr)")
     p.add_argument("--explain", action="store_true",
                    help="also say why: the features (MFCC-MLP), spectrogram regions (mel-CNN) "
                         "and tags (pretrained encoders) behind each answer, and each model's "
                         "contribution to the ensemble's (a few seconds per song)")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (wav, flac, ogg, opus, "
+                                                           "mp3, aiff, au)")
     p.set_defaults(func=cmd_predict)
