@@ -61,22 +61,25 @@ def analyse(models: dict[str, GenreModel], name: str, data: bytes, *,
 
 
 def results_table(analyses: list[Analysis]) -> pd.DataFrame:
-    """One row per file: each model's genre and probability, the ensemble, agreement."""
+    """One row per file: the answer (the ensemble's genre, or "uncertain: closest to ..."), its
+    confidence and top genre, then each model's genre and confidence (display names), agreement."""
+    from dashboard.palette import display_name
+
     rows = []
     for a in analyses:
-        row: dict[str, object] = {"file": a.name, "duration (s)": round(a.prediction.duration_s, 1),
+        p = a.prediction
+        row: dict[str, object] = {"file": a.name, "duration (s)": round(p.duration_s, 1),
                                   "notes": " ".join(note.removeprefix(f"{a.name}: ")
-                                                    for note in a.prediction.notes)}
-        for name, p in a.prediction.models.items():
-            row[f"{name} genre"] = p.genre
-            row[f"{name} p"] = round(float(np.max(p.proba)), 3)
-        for name in a.prediction.errors:
-            row[f"{name} genre"] = "unavailable"
-        row["ensemble"] = a.prediction.ensemble_genre
-        row["answer"] = a.prediction.verdict
-        row["confidence"] = (None if a.prediction.confidence is None
-                             else round(a.prediction.confidence, 3))
-        row["models agree"] = a.prediction.agree
+                                                    for note in p.notes)}
+        row["answer"] = p.verdict
+        row["confidence"] = None if p.confidence is None else round(p.confidence, 2)
+        row["ensemble's top genre"] = p.ensemble_genre
+        for name, m in p.models.items():
+            row[display_name(name)] = m.genre
+            row[f"{display_name(name)} confidence"] = round(float(np.max(m.proba)), 2)
+        for name in p.errors:
+            row[display_name(name)] = "unavailable"
+        row["models agree"] = p.agree
         rows.append(row)
     table = pd.DataFrame(rows)
     return table if table["notes"].any() else table.drop(columns="notes")

@@ -113,12 +113,14 @@ for i, (name, data) in enumerate(items):
 if not analyses:
     st.stop()
 
+table = results_table(analyses)
 if len(analyses) > 1:
     st.subheader("Results")
-    table = results_table(analyses)
     st.dataframe(table, hide_index=True, width="stretch")
-    st.download_button("Download results as CSV", table.to_csv(index=False).encode(),
-                       "genrelab_results.csv", "text/csv")
+download = table.to_csv(index=False).encode()
+st.download_button("Download results as CSV", download, "genrelab_results.csv", "text/csv",
+                   help="One row per song: the answer, its confidence, each model's genre.")
+if len(analyses) > 1:
     chosen = st.selectbox("Show details for", [a.name for a in analyses], key="detail")
     analysis = next(a for a in analyses if a.name == chosen)
 else:

@@ -90,7 +90,8 @@ def test_classify_several_files_gives_a_table_and_bad_files_an_error(app):
     assert any("broken.wav" in e.value for e in app.error)
     table = app.dataframe[0].value
     assert list(table["file"]) == ["a.wav", "b.wav", "cut.wav"]
-    assert {"mlp genre", "cnn genre", "yamnet genre", "ensemble"} <= set(table.columns)
+    assert list(table.columns[:5]) == ["file", "duration (s)", "notes", "answer", "confidence"]
+    assert {"MFCC-MLP", "mel-CNN confidence", "YAMNet", "ensemble's top genre"} <= set(table.columns)
     assert list(table["notes"]) == ["", "", "only 3.0 s of the 12.0 s its header declares could "
                                     "be decoded (a truncated file?); what decodes is used."]
     app.selectbox(key="detail").set_value("cut.wav").run()
@@ -158,6 +159,26 @@ def test_explore_on_a_synthetic_dataset(app, tmp_path):
     assert "15 tracks, 3 genres" in _texts(app)
     app.radio(key="explore_method").set_value("t-SNE").run()
     assert not app.exception and not app.error
+
+
+def test_explore_map_axes_say_what_they_are():
+    import numpy as np
+    import pandas as pd
+
+    from dashboard.explore import project
+    from dashboard.figures import embedding_map
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.normal(size=(12, 4)) * [5, 2, 1, 0.1], columns=list("abcd"))
+    table.insert(0, "label", ["rock", "pop"] * 6)
+    table.insert(0, "track", [f"t{i}" for i in range(12)])
+    points, _ = project(table, "PCA", summary=False)
+    x_title, y_title = points.attrs["axes"]
+    assert x_title.startswith("PC1 (") and x_title.endswith("% of the variance)")
+    fig = embedding_map(points, title="t")
+    assert fig.layout.xaxis.title.text == x_title and fig.layout.yaxis.title.text == y_title
+    points, _ = project(table, "t-SNE", summary=False)
+    assert embedding_map(points, title="t").layout.xaxis.title.text.startswith("t-SNE 1")
 
 
 def test_explore_bad_path_shows_an_error(app, tmp_path):
