@@ -112,4 +112,8 @@ def project(table: pd.DataFrame, method: str, extra: np.ndarray | None = None, *
         xy = TSNE(n_components=2, perplexity=perplexity, random_state=0, init="pca").fit_transform(Z)
     points = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": table["label"],
                            "track": table["track"]})
+    points.attrs["axes"] = (  # what each axis is, for the chart's titles
+        tuple(f"PC{i + 1} ({share:.0%} of the variance)"
+              for i, share in enumerate(pca.explained_variance_ratio_))
+        if method == "PCA" else ("t-SNE 1 (no unit: only neighbours matter)", "t-SNE 2"))
     return points, placed

@@ -20,6 +20,8 @@ from dashboard.palette import display_name
 
 #: Charts that are about no model in particular use this blue (models keep their own colours).
 NEUTRAL = "#4A69BD"
+#: Genres on maps and box plots: ten strong colours (D3's), none pale on a white page.
+GENRE_COLOURS = px.colors.qualitative.D3
 
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "font": {"size": 13}}
 
@@ -205,7 +207,8 @@ def class_balance(counts: pd.Series) -> go.Figure:
 
 def feature_distribution(frame: pd.DataFrame, feature: str) -> go.Figure:
     """Box plot of one feature per genre (``frame`` has ``label`` and ``feature`` columns)."""
-    fig = px.box(frame, x="label", y=feature, color="label", points="outliers")
+    fig = px.box(frame, x="label", y=feature, color="label", points="outliers",
+                 color_discrete_sequence=GENRE_COLOURS)
     fig.update_layout(title=f"{feature} by genre", showlegend=False, height=380,
                       xaxis_title="genre", **_LAYOUT)
     return fig
@@ -213,9 +216,12 @@ def feature_distribution(frame: pd.DataFrame, feature: str) -> go.Figure:
 
 def embedding_map(points: pd.DataFrame, *, title: str, highlight: pd.DataFrame | None = None
                   ) -> go.Figure:
-    """2-D scatter of ``x``, ``y`` coloured by ``label``; hover names the ``track``."""
+    """2-D scatter of ``x``, ``y`` coloured by ``label``; hover names the ``track``; the axes are
+    titled from ``points.attrs["axes"]`` where :func:`dashboard.explore.project` set it."""
+    x_title, y_title = points.attrs.get("axes", ("component 1", "component 2"))
     fig = px.scatter(points, x="x", y="y", color="label", hover_name="track",
-                     labels={"x": "component 1", "y": "component 2"}, opacity=0.8)
+                     labels={"x": x_title, "y": y_title}, opacity=0.8,
+                     color_discrete_sequence=GENRE_COLOURS)
     if highlight is not None and len(highlight):
         fig.add_trace(go.Scatter(x=highlight["x"], y=highlight["y"], mode="markers+text",
                                  text=highlight["track"], textposition="top center",
