@@ -7,6 +7,7 @@ Every file format goes through libsndfile (via :mod:`soundfile`): wav, flac, ogg
 from __future__ import annotations
 
 import io
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,16 @@ def load_audio(
     """
     return decode_audio(source, sr=sr, offset=offset, duration=duration,
                         min_duration=min_duration, max_duration=max_duration, name=name).y
+
+
+def header_seconds(path: str | os.PathLike[str]) -> float | None:
+    """The length of an audio file in seconds from its header, without decoding it (None when
+    the file cannot be opened or its header does not tell)."""
+    try:
+        info = sf.info(str(path))
+    except Exception:  # a bad file: decoding it then says why
+        return None
+    return float(info.frames) / info.samplerate if info.samplerate and info.frames > 0 else None
 
 
 def decode_audio(
@@ -249,7 +260,8 @@ def _decode(
                 raise AudioError(
                     f"{label}: {frames / native_sr / 60:.1f} minutes of audio is longer than the "
                     f"limit of {max_duration / 60:g} minutes; classify part of it instead (a "
-                    "shorter cut, or `python -m core tag --max-seconds N` for a library).",
+                    "shorter cut; on the command line `predict --max-seconds N`, or `tag "
+                    "--max-seconds N` for a library).",
                     reason="too-long",
                 )
             if start:

@@ -241,7 +241,7 @@ def _counts(metrics: dict[str, Any]) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from core.audio import decode_audio
+    from core.audio import decode_audio, header_seconds
     from core.config import FEATURE_SR
     from core.ensemble import ZERO_SHOT_MEMBER
     from core.explain import explain_prediction
@@ -262,7 +262,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     results, failures = [], 0
     for file in args.files:
         try:  # decoded here, once: the explanations need the waveform too
-            decoded = decode_audio(file, sr=FEATURE_SR)
+            offset, seconds = 0.0, getattr(args, "max_seconds", None)
+            if seconds is not None:  # the middle of the song, as `tag --max-seconds` reads it
+                total = header_seconds(file)
+                offset = max(0.0, (total - seconds) / 2) if total else 0.0
+            decoded = decode_audio(file, sr=FEATURE_SR, offset=offset, duration=seconds)
             prediction = predict_decoded(loaded.models, decoded, ensemble=loaded.ensemble)
             if args.explain:
                 explained = explain_prediction(loaded.models, prediction, decoded.y, decoded.sr,
@@ -364,6 +368,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("json", "table"), default="table",
                    help="table (default) or json: one object for one FILE, a list of objects for "
                         "several (a file that fails is left out and named on stderr)")
+    p.add_argument("--max-seconds", type=positive_float, default=None, metavar="N",
+                   help="classify the middle N seconds of each file, as `tag --max-seconds` "
+                        "does (a song over the 15-minute limit, or a quicker answer; default: "
+                        "the whole file)")
     p.add_argument("--explain", action="store_true",
                    help="also say why: the features (MFCC-MLP), spectrogram regions (mel-CNN) "
                         "and tags (pretrained encoders) behind each answer, and each model's "

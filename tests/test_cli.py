@@ -326,3 +326,14 @@ def test_headline_gives_no_interval_over_segments_and_reads_ece_against_noise():
     assert "CI" not in segment  # segments of one track are not independent samples
     assert "(95% CI 0.50-0.70)" in track
     assert "sampling noise alone gives about 0.200" in track and "perfectly calibrated model" not in text
+
+
+def test_predict_classifies_the_middle_of_a_song_over_the_length_limit(tmp_path, capsys,
+                                                                        monkeypatch):
+    monkeypatch.delenv("GENRELAB_YAMNET_HANDLE", raising=False)
+    song = write(tmp_path / "long.wav", np.tile(genre_like(2, 10.0, sr=8000), 96), 8000)  # 16 min
+    assert main(["-q", "predict", str(song)]) == 1  # refused whole, with the way out named
+    assert "predict --max-seconds N" in capsys.readouterr().err
+    assert main(["-q", "predict", "--max-seconds", "12", "--format", "json", str(song)]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["duration_s"] == pytest.approx(12.0, abs=0.1) and answer["ensemble"]

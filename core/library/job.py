@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audio import load_audio
+from core.audio import header_seconds, load_audio
 from core.config import FEATURE_SR, MIN_DURATION_S, SEGMENT_SECONDS
 from core.errors import AudioError, GenreLabError, ModelError, ParameterError
 
@@ -166,17 +166,6 @@ def window_starts(total_s: float, windows: int, *, window_s: float = SEGMENT_SEC
     return np.linspace(0.0, total_s - window_s, windows)
 
 
-def _file_seconds(path: str) -> float | None:
-    """The length of a file from its header (None when the header cannot tell)."""
-    import soundfile as sf
-
-    try:
-        info = sf.info(path)
-    except Exception:  # a bad file: the decoder then says why
-        return None
-    return float(info.frames) / info.samplerate if info.samplerate and info.frames > 0 else None
-
-
 def read_for_tagging(path: str, spec: TagSpec) -> tuple[np.ndarray, float]:
     """The audio of ``path`` that ``spec`` analyses, and the song's whole duration.
 
@@ -193,7 +182,7 @@ def read_for_tagging(path: str, spec: TagSpec) -> tuple[np.ndarray, float]:
         The file cannot be used (see :func:`core.audio.load_audio`).
     """
     sr = FEATURE_SR
-    total = _file_seconds(path) if (spec.max_seconds or spec.windows) else None
+    total = header_seconds(path) if (spec.max_seconds or spec.windows) else None
     if total is None:  # whole songs, or a header the partial reads cannot trust
         y = load_audio(path, sr=sr)
         duration = len(y) / sr
