@@ -296,6 +296,17 @@ def test_unreachable_yamnet_names_the_handle_and_others_keep_working(tmp_path, d
     assert "no-such-yamnet" in prediction.errors["yamnet"]
 
 
+def test_a_yamnet_handle_that_is_no_file_is_one_clear_error(tmp_path):
+    """Two warnings for one cause ("cannot be checked to be the same encoder", then not found)
+    became one error naming the handle; the head is then unavailable, not half loaded."""
+    from core.predict import load_models
+
+    bad = str(tmp_path / "yamnet.tflite")
+    loaded = load_models(None, yamnet_handle=bad)
+    assert {"mlp", "cnn"} <= set(loaded.models) and "yamnet" not in loaded.models
+    assert "no file or folder" in loaded.errors["yamnet"] and bad in loaded.errors["yamnet"]
+
+
 @pytest.mark.shared
 def test_tflite_yamnet_from_shared(shared_dir, standin):
     backend = load_yamnet(str(shared_dir / "models/yamnet-int8-embeddings.tflite"))

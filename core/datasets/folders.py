@@ -25,8 +25,8 @@ def load_folders(root: str | Path) -> Dataset:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}" + (
-            " is a file (a listing reads with --layout manifest, a feature table with "
-            "--layout features-csv)" if root.is_file() else ""))
+            " is a file (a listing is read with the manifest layout, a feature table with the "
+            "features-csv layout)" if root.is_file() else ""))
     rows, notes = [], []
     for genre_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         files = sorted(

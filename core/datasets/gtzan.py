@@ -53,7 +53,7 @@ def load_gtzan(root: str | Path) -> Dataset:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"GTZAN folder not found: {root}" + (
-            " is a file (a feature table reads with --layout features-csv)" if root.is_file()
+            " is a file (a feature table is read with the features-csv layout)" if root.is_file()
             else ""))
     artists = gtzan_artists()
     rows, notes = [], []

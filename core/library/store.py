@@ -228,7 +228,8 @@ class TagStore:
                 text = str(exc)
                 if "not a valid duckdb database" in text.lower():
                     raise LibraryError(f"{self.path} is not a tagging database (not a DuckDB "
-                                       "file); give a new file name or a database `tag` wrote"
+                                       "file); give the name of a new file, or of a "
+                                       "database GenreLab's tagging wrote"
                                        ) from None
                 if "lock" not in text.lower():
                     raise LibraryError(f"{self.path}: cannot open the tagging database "

@@ -168,6 +168,9 @@ def check_encoder(trained_on: dict[str, Any] | None, handle: str) -> str | None:
                 "all). Use the YAMNet the head names (clear the YAMNet handle setting), or "
                 "retrain the head on this one")
         return None
+    if "://" not in handle and not Path(handle_location(handle)).exists():  # one clear reason
+        raise ModelError(f"YAMNet is set to {handle}, which is no file or folder on this machine "
+                         "(a TF Hub URL, a SavedModel folder or a .tflite file)")
     if trained_on.get("handle") != handle:
         return (f"this head was trained on {trained_on.get('handle')}; YAMNet is set to {handle}, "
                 "which cannot be checked to be the same encoder")
