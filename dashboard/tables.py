@@ -54,7 +54,7 @@ def metrics_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.
             "size (MB)": round(folder_size_mb(entry["folder"]), 2),
             "parameters": info.get("parameters", 0),
             "train time (s)": round(info.get("train_seconds", 0.0), 1),
-            "inference (ms/clip)": None if inference is None else round(inference, 1),
+            "inference (ms/clip)": None if inference is None else round(inference, 3),
         })
     return pd.DataFrame(rows)
 
@@ -77,6 +77,12 @@ def display_table(table: pd.DataFrame, columns: list[str] | None = None) -> pd.D
     for column in ("macro-F1", "ECE", "ROC-AUC"):
         if column in shown:
             shown[column] = ["n/a" if v is None or pd.isna(v) else f"{v:.3f}" for v in shown[column]]
+    numbers = {"size (MB)": lambda v: f"{v:.2f}",  # "1.00", not "1"; "0.04 ms", not "0"
+               "inference (ms/clip)": lambda v: f"{v:.1f}" if v >= 1 else f"{v:.2f}"}
+    for column, text in numbers.items():
+        if column in shown:
+            shown[column] = ["n/a" if v is None or pd.isna(v) else text(float(v))
+                             for v in shown[column]]
     for column in shown.columns:
         if shown[column].dtype == object:
             values = ["n/a" if v is None or (isinstance(v, float) and pd.isna(v)) else v

@@ -216,7 +216,8 @@ if wrong.empty:
     st.caption("No per-track test predictions were saved for this model.")
 else:
     st.dataframe(wrong[["track_id", "true", "predicted", "confidence"]], hide_index=True,
-                 width="stretch")
+                 width="stretch",
+                 column_config={"confidence": st.column_config.NumberColumn(format="percent")})
     clip = st.selectbox("Play", wrong["track_id"], key="compare_play")
     path = Path(wrong.set_index("track_id").loc[clip, "path"])
     if path.is_file():

@@ -81,7 +81,9 @@ only_disagreeing = c4.checkbox("Only where the models disagree", key="library_di
 only_review = c5.checkbox("Only songs that need review", key="library_review")
 view = filter_rows(rows, genres=chosen, confidence=confidence, only_disagreeing=only_disagreeing,
                    only_review=only_review, sort=sort)
-st.dataframe(display_table(view), hide_index=True, width="stretch", height=300)
+st.dataframe(display_table(view), hide_index=True, width="stretch",
+             height=min(300, 35 * (len(view) + 1) + 3),  # no empty rows under a short list
+             column_config={"confidence": st.column_config.NumberColumn(format="percent")})
 if len(view):
     song = st.selectbox("Play", view["path"].head(1000).tolist(), key="library_play",
                         format_func=lambda p: Path(p).name)

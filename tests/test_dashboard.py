@@ -124,6 +124,8 @@ def test_compare(app):
     assert accuracy.notna().all().all()  # every accuracy with its interval
     assert (accuracy.astype(float)[1] <= accuracy.astype(float)[0]).all()
     assert not table.isin(["None", "nan"]).any().any() and not table.isna().any().any()
+    assert table["size (MB)"].str.fullmatch(r"\d+\.\d\d").all()  # "1.00", never "1"
+    assert table["inference (ms/clip)"].str.fullmatch(r"n/a|\d+\.\d+").all()  # never "0"
     # one confusion matrix at a time, its rows naming their number of test songs
     assert app.selectbox(key="compare_confusion_model").value in {"mlp", "cnn", "yamnet"}
     app.selectbox(key="compare_confusion_model").set_value("ensemble").run()
