@@ -220,7 +220,7 @@ def embedding_map(points: pd.DataFrame, *, title: str, highlight: pd.DataFrame |
     titled from ``points.attrs["axes"]`` where :func:`dashboard.explore.project` set it."""
     x_title, y_title = points.attrs.get("axes", ("component 1", "component 2"))
     fig = px.scatter(points, x="x", y="y", color="label", hover_name="track",
-                     labels={"x": x_title, "y": y_title}, opacity=0.8,
+                     labels={"x": x_title, "y": y_title, "label": "genre"}, opacity=0.8,
                      color_discrete_sequence=GENRE_COLOURS)
     if highlight is not None and len(highlight):
         fig.add_trace(go.Scatter(x=highlight["x"], y=highlight["y"], mode="markers+text",

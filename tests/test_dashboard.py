@@ -179,6 +179,7 @@ def test_explore_map_axes_say_what_they_are():
     assert x_title.startswith("PC1 (") and x_title.endswith("% of the variance)")
     fig = embedding_map(points, title="t")
     assert fig.layout.xaxis.title.text == x_title and fig.layout.yaxis.title.text == y_title
+    assert fig.layout.legend.title.text == "genre"
     points, _ = project(table, "t-SNE", summary=False)
     assert embedding_map(points, title="t").layout.xaxis.title.text.startswith("t-SNE 1")
 
