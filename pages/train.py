@@ -84,6 +84,9 @@ if safe != name:
 if submitted:
     if not data:
         st.error("Enter a dataset folder or feature table.")
+    elif not Path(data).expanduser().exists():  # said now, not after the job has started
+        st.error(f"Nothing is at {data}: give the folder of your collection (one folder per "
+                 "genre) or a feature table's file.")
     elif existing := list_models(runs_dir() / safe):
         st.error(f"A model set named {safe} exists already ("
                  + ", ".join(model_label(p.name) for p in existing) + "): give this one "

@@ -193,10 +193,15 @@ def test_explore_bad_path_shows_an_error(app, tmp_path):
     assert any("not found" in e.value for e in app.error)
 
 
-def test_train_page_renders(app):
+def test_train_page_renders(app, tmp_path):
     app.switch_page("../pages/train.py").run()
     assert not app.exception and not app.error
     assert "Nothing is training" in " ".join(i.value for i in app.info)
+    # a path with nothing there is refused before any job starts
+    app.text_input(key="train_data").set_value(str(tmp_path / "no-such-collection"))
+    next(b for b in app.button if b.label == "Start training").click().run()
+    assert not app.exception and "train_job" not in app.session_state
+    assert any("Nothing is at" in e.value and "no-such-collection" in e.value for e in app.error)
 
 
 def test_train_page_trains_a_model_set_with_the_chosen_seeds(app, tmp_path):
