@@ -56,11 +56,13 @@ def train_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     return app.switch_page("../pages/train.py").run()
 
 
-def start_on_a_missing_folder(app, folder: Path):
-    """Start the Train page's job on ``folder`` (which does not exist) and wait for it to end:
-    the job it made, which must have failed with a message naming the folder, not a traceback."""
+def start_on_an_empty_folder(app, folder: Path):
+    """Start the Train page's job on ``folder`` (made empty: a missing one is refused before any
+    job starts) and wait for it to end: the job it made, which must have failed with a message
+    naming the folder, not a traceback."""
     import time
 
+    folder.mkdir(parents=True, exist_ok=True)
     app.text_input(key="train_data").set_value(str(folder))
     app.selectbox(key="train_layout").set_value("folders")
     next(b for b in app.button if b.label == "Start training").click().run()

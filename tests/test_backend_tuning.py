@@ -133,12 +133,12 @@ def test_fine_tuning_is_asked_for_the_cnn_only(tmp_path, capsys):
 
 
 def test_train_page_offers_fine_tuning_when_the_cnn_is_picked(train_page, tmp_path):
-    from tests.conftest import start_on_a_missing_folder
+    from tests.conftest import start_on_an_empty_folder
 
     app = train_page
     app.multiselect(key="train_models").set_value(["mlp"]).run()
     assert not [c for c in app.checkbox if c.key == "train_fine_tune"]
     app.multiselect(key="train_models").set_value(["cnn"]).run()
     app.checkbox(key="train_fine_tune").check().run()
-    job = start_on_a_missing_folder(app, tmp_path / "no-such-folder")
+    job = start_on_an_empty_folder(app, tmp_path / "empty-collection")
     assert job.fine_tune is True and job.families == ["cnn"]

@@ -319,13 +319,14 @@ def test_cli_refuses_recordings_of_a_feature_table(tmp_path, capsys) -> None:
 
 
 def test_train_page_passes_the_recordings_option_to_the_job(train_page, tmp_path) -> None:
-    from tests.conftest import start_on_a_missing_folder
+    from tests.conftest import start_on_an_empty_folder
 
     app = train_page
     app.multiselect(key="train_models").set_value(["logreg"]).run()
     app.checkbox(key="train_recordings").check().run()
-    assert start_on_a_missing_folder(app, tmp_path / "no-such-folder").recordings is True
+    assert start_on_an_empty_folder(app, tmp_path / "empty-collection").recordings is True
     app.selectbox(key="train_layout").set_value("features-csv")
+    (tmp_path / "t.csv").write_text("filename,label\n")  # there: refused for its layout instead
     app.text_input(key="train_data").set_value(str(tmp_path / "t.csv"))
     next(b for b in app.button if b.label == "Start training").click().run()
     assert any("Re-recorded copies are made from audio" in e.value for e in app.error)
