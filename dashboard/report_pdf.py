@@ -291,9 +291,10 @@ def report_pages(report: Report) -> list[Any]:
         pages.text(finding, size=10, bullet="•")
     pages.heading("Why these numbers are lower than published ones", keep=0.5)
     pages.text(LEAKAGE_NOTE, size=9.5)
+    # both charts fit one page under a line or two run over from page 1 (3 pages in all)
     pages.heading("Per-genre accuracy and mistakes", keep=4.0)
     pages.chart(4.0, _per_genre(report), left=0.7, bottom=1.35)
-    pages.chart(5.3, _confusion(report), left=1.35, bottom=1.0)
+    pages.chart(4.7, _confusion(report), left=1.35, bottom=1.0)
     pages.new_page()
     pages.heading("Business case", keep=2.5)
     pages.text("What tagging the catalogue costs by hand, and with GenreLab plus a person "
