@@ -229,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     register(sub)
     register_leaderboard(sub)
     register_library(sub)
+    for command in sub.choices.values():  # also after the command: `predict -q song.mp3`
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="no progress bars")
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="let native libraries print their own logs")
     return parser
 
 

@@ -337,3 +337,14 @@ def test_predict_classifies_the_middle_of_a_song_over_the_length_limit(tmp_path,
     assert main(["-q", "predict", "--max-seconds", "12", "--format", "json", str(song)]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["duration_s"] == pytest.approx(12.0, abs=0.1) and answer["ensemble"]
+
+
+def test_quiet_and_verbose_work_before_and_after_the_command():
+    from core.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["predict", "-q", "a.mp3"]).quiet  # was "unrecognized arguments"
+    assert parser.parse_args(["-q", "predict", "a.mp3"]).quiet
+    plain = parser.parse_args(["evaluate", "--models", "m", "--data", "d", "--layout", "gtzan"])
+    assert not plain.quiet and not plain.verbose
+    assert parser.parse_args(["tag", "music", "--out", "l.duckdb", "-v"]).verbose
