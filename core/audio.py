@@ -211,7 +211,8 @@ def decode_audio(
     seconds = y.shape[0] / sr
     if seconds < min_duration:
         raise AudioError(
-            f"{label}: {seconds:.2f} s of audio is shorter than the minimum of {min_duration:g} s.",
+            f"{label}: {np.floor(seconds * 100 + 1e-6) / 100:.2f} s of audio is shorter than the minimum "
+            f"of {min_duration:g} s.",  # rounded down: 0.49995 s never reads "0.50 s ... 0.5 s"
             reason="too-short",
         )
     if float(np.max(np.abs(y))) < SILENCE_PEAK:

@@ -85,8 +85,9 @@ def test_names_with_spaces_unicode_and_separators(tmp_path, capsys):
     assert "Ünïcødé – song (1).flac" in capsys.readouterr().out
 
 
+# From 0.51 s: 0.5 s at 11025 Hz is 5512 frames, just under the 0.5-s minimum, and refused.
 @settings(max_examples=25, deadline=None)
-@given(seconds=st.floats(0.5, 4.0), rate=st.sampled_from([8000, 11025, 16000, 22050, 44100,
+@given(seconds=st.floats(0.51, 4.0), rate=st.sampled_from([8000, 11025, 16000, 22050, 44100,
                                                            48000, 96000]),
        channels=st.integers(1, 6), target=st.sampled_from([16000, 22050]))
 def test_loader_properties(seconds, rate, channels, target):
@@ -257,3 +258,13 @@ def test_noise_upload_still_classifies(trained):
     buffer = io.BytesIO()
     sf.write(buffer, noise(3.0), 22050, format="WAV")
     assert analyse({"mlp": model}, "noise.wav", buffer.getvalue()).prediction.models
+
+
+def test_a_clip_just_under_the_minimum_says_so_in_numbers_that_differ():
+    """0.49995 s was refused as "0.50 s of audio is shorter than the minimum of 0.5 s"."""
+    from core.errors import AudioError
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.full(5512, 0.3, np.float32), 11025, format="WAV", subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"0\.49 s of audio is shorter than the minimum of 0\.5 s"):
+        load_audio(buffer.getvalue(), sr=22050)
