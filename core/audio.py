@@ -120,6 +120,12 @@ def header_seconds(path: str | os.PathLike[str]) -> float | None:
     return float(info.frames) / info.samplerate if info.samplerate and info.frames > 0 else None
 
 
+def middle_offset(total_s: float | None, seconds: float) -> float:
+    """Where the middle ``seconds`` of a ``total_s``-long song start, in seconds (0 for a song
+    no longer than that, or of unknown length): what ``--max-seconds`` reads."""
+    return max(0.0, (total_s - seconds) / 2) if total_s else 0.0
+
+
 def decode_audio(
     source: AudioSource,
     *,

@@ -52,13 +52,13 @@ def positive_float(text: str) -> float:
 
 
 def _headline(metrics: dict[str, Any]) -> str:
+    from core.evaluation import interval_to_show
+
     parts = []
     for level in ("segment", "track"):
         if level in metrics:
             m = metrics[level]
-            auc, ci, ece = m.get("roc_auc_ovr"), m.get("accuracy_ci"), m.get("ece")
-            if level == "segment":  # one track's segments are not independent: no interval
-                ci = None
+            auc, ci, ece = m.get("roc_auc_ovr"), interval_to_show(level, m), m.get("ece")
             noise = (m.get("ece_calibrated") or {}).get("median")
             parts.append(f"{level}: acc {m['accuracy']:.3f}"
                          + (f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else "")
@@ -241,7 +241,7 @@ def _counts(metrics: dict[str, Any]) -> str:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from core.audio import decode_audio, header_seconds
+    from core.audio import decode_audio, header_seconds, middle_offset
     from core.config import FEATURE_SR
     from core.ensemble import ZERO_SHOT_MEMBER
     from core.explain import explain_prediction
@@ -262,10 +262,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     results, failures = [], 0
     for file in args.files:
         try:  # decoded here, once: the explanations need the waveform too
-            offset, seconds = 0.0, getattr(args, "max_seconds", None)
-            if seconds is not None:  # the middle of the song, as `tag --max-seconds` reads it
-                total = header_seconds(file)
-                offset = max(0.0, (total - seconds) / 2) if total else 0.0
+            seconds = getattr(args, "max_seconds", None)  # the middle, as `tag` reads it
+            offset = middle_offset(header_seconds(file), seconds) if seconds else 0.0
             decoded = decode_audio(file, sr=FEATURE_SR, offset=offset, duration=seconds)
             prediction = predict_decoded(loaded.models, decoded, ensemble=loaded.ensemble)
             if args.explain:

@@ -125,6 +125,13 @@ def calibrated_ece(proba: np.ndarray, *, n_bins: int = 10, n_sim: int = 1000,
     return {"median": float(np.median(simulated)), "p95": float(np.quantile(simulated, 0.95))}
 
 
+def interval_to_show(level: str, metrics: dict[str, Any]) -> list[float] | None:
+    """The accuracy interval worth showing beside metrics at ``level`` (``segment`` or
+    ``track``): none over segments, whose members of one track are not independent samples, so
+    an interval over them is too narrow (saved metrics may still hold one)."""
+    return None if level == "segment" else metrics.get("accuracy_ci")
+
+
 def accuracy_interval(correct: np.ndarray, *, level: float = 0.95) -> list[float]:
     """Wilson score interval of an accuracy over independent rows (tracks).
 

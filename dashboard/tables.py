@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from core.evaluation import interval_to_show
 from core.registry import read_metadata, read_metrics
 
 if TYPE_CHECKING:
@@ -31,9 +32,9 @@ def metrics_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.
     """One row per model: accuracy, macro-F1, ROC-AUC, size, parameters, train and inference time.
 
     At ``level="segment"`` the count is of test segments (``test segments``) and no interval is
-    given: segments of one track are not independent, so one over them would be too narrow.
+    given (:func:`core.evaluation.interval_to_show`).
     """
-    segments = level == "segment"
+    count = "test segments" if level == "segment" else "test tracks"
     rows = []
     for name, entry in saved.items():
         metrics = entry.get("metrics", {})
@@ -45,9 +46,9 @@ def metrics_table(saved: dict[str, dict[str, Any]], level: str = "track") -> pd.
             "family": entry["metadata"]["display_name"],
             "zero-shot": bool(entry["metadata"].get("config", {}).get("zero_shot")),
             "split": info.get("split", {}).get("name", ""),
-            "test segments" if segments else "test tracks": m.get("n"),
+            count: m.get("n"),
             "accuracy": m.get("accuracy"),
-            "95% CI": None if segments else _interval(m.get("accuracy_ci")),
+            "95% CI": _interval(interval_to_show(level, m)),
             "macro-F1": m.get("macro_f1"),
             "ECE": m.get("ece"),
             "ROC-AUC": m.get("roc_auc_ovr"),

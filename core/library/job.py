@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audio import header_seconds, load_audio
+from core.audio import header_seconds, load_audio, middle_offset
 from core.config import FEATURE_SR, MIN_DURATION_S, SEGMENT_SECONDS
 from core.errors import AudioError, GenreLabError, ModelError, ParameterError
 
@@ -187,7 +187,7 @@ def read_for_tagging(path: str, spec: TagSpec) -> tuple[np.ndarray, float]:
         y = load_audio(path, sr=sr)
         duration = len(y) / sr
         if spec.max_seconds is not None and duration > spec.max_seconds:
-            start = round((duration - spec.max_seconds) / 2 * sr)
+            start = round(middle_offset(duration, spec.max_seconds) * sr)
             y = y[start:start + round(spec.max_seconds * sr)]
         elif spec.windows:
             starts = window_starts(duration, spec.windows)
@@ -196,8 +196,8 @@ def read_for_tagging(path: str, spec: TagSpec) -> tuple[np.ndarray, float]:
                 y = np.concatenate([y[round(s * sr):round(s * sr) + n] for s in starts])
         return np.ascontiguousarray(y), duration
     if spec.max_seconds is not None:
-        offset = max(0.0, (total - spec.max_seconds) / 2)
-        return load_audio(path, sr=sr, offset=offset, duration=spec.max_seconds), total
+        return load_audio(path, sr=sr, offset=middle_offset(total, spec.max_seconds),
+                          duration=spec.max_seconds), total
     starts = window_starts(total, int(spec.windows or 1))
     if not len(starts):
         return load_audio(path, sr=sr), total
