@@ -199,7 +199,7 @@ def load_model(directory: str | os.PathLike[str], *, yamnet_handle: str | None =
 def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str, Any],
                  yamnet_handle: str | None = None) -> GenreModel:
     from core.features import FeatureParams
-    from core.models.mlp import RecordingMap
+    from core.models.mlp import BandRestore, RecordingMap
 
     kwargs: dict[str, Any] = {k: hyper[k] for k in ("epochs", "batch_size", "learning_rate",
                                                      "patience", "seed", "refit", "members")
@@ -250,7 +250,10 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
                        dropout=config.get("dropout", 0.5),
                        level_augment_db=config.get("level_augment_db", 0.0),
                        recording_maps={name: RecordingMap.from_dict(m) for name, m
-                                       in config.get("recording_maps", {}).items()}, **kwargs)
+                                       in config.get("recording_maps", {}).items()},
+                       max_hz=params.max_hz,
+                       band_restore=(BandRestore.from_dict(config["band_restore"])
+                                     if config.get("band_restore") else None), **kwargs)
         return cls(encoder=None, segment_seconds=params.segment_seconds or 3.0, n_mels=params.n_mels,
                    augment=config.get("augment", True), peak_normalize=params.peak_normalize,
                    **kwargs)

@@ -56,10 +56,11 @@ from core.conditions import FIT_CONDITIONS, write_condition_copies  # noqa: E402
 from core.datasets import Dataset, concat_datasets, load_dataset  # noqa: E402
 from core.ensemble import member_folder  # noqa: E402
 from core.evaluation import evaluate_segments  # noqa: E402
+from core.features import BAND_LIMIT_HZ  # noqa: E402
 from core.models import MelCnn, MfccMlp, YamnetEmbedding  # noqa: E402
 from core.models.base import GenreModel  # noqa: E402
 from core.models.head import PROBE_L2  # noqa: E402
-from core.models.mlp import learn_recording_maps  # noqa: E402
+from core.models.mlp import learn_band_restore, learn_recording_maps  # noqa: E402
 from core.models.yamnet import BUNDLED_HANDLE  # noqa: E402
 from core.provenance import record_training_tracks  # noqa: E402
 from core.registry import read_metadata, read_metrics  # noqa: E402
@@ -91,7 +92,12 @@ NOTES = {
            "louder or quieter than GTZAN's clips is not read as another genre. The table has no "
            "audio to re-record, so it also trains on its rows as the re-recordings the heads "
            "train on would move them: per-column lines from clean to re-recorded features, "
-           "learnt on the bundled split's training audio and its copies (RecordingMap).",
+           "learnt on the bundled split's training audio and its copies (RecordingMap). "
+           "It hears audio below 10.1 kHz only, so that a song uploaded at 44.1 or 48 kHz "
+           "(resampled to 22.05 kHz, which loses what lies above about 10.4 kHz) gets the answer "
+           "it gets at 22.05 kHz; a ridge regression learnt on the bundled split's training "
+           "audio estimates the table's full-band features from those of that band "
+           "(BandRestore).",
     "cnn": "Trained on every training file and its re-recordings (mp3, brighter, duller, loudly "
            "mastered: core/conditions.py), so that its answer depends less on how a song was "
            "recorded. A head on musicnn, a CNN pretrained on the Million Song Dataset's tags (Pons & "
@@ -226,7 +232,10 @@ def train_set(audio: Dataset, table: Dataset, split: Split, cache: FeatureCache,
     # The MLP learns from the table, which has no audio to re-record: it sees its rows through
     # how each recording moved the features of this split's training files.
     maps = learn_recording_maps(audio, copies, split.train, cache=cache, n_jobs=2)
-    mlp = MfccMlp(seed=0, recording_maps=maps).fit(
+    # It reads audio below BAND_LIMIT_HZ only (an upload at 44.1 kHz has lost what lies above
+    # about 10.4 kHz), through how that band limit moved the training files' features.
+    restore = learn_band_restore(audio, split.train, max_hz=BAND_LIMIT_HZ, cache=cache, n_jobs=2)
+    mlp = MfccMlp(seed=0, recording_maps=maps, max_hz=BAND_LIMIT_HZ, band_restore=restore).fit(
         table, table_split(table, audio, split, exclude=exclude))
     mlp.metrics_["table_test"] = {k: mlp.metrics_[k] for k in ("segment", "track")
                                   if k in mlp.metrics_}

@@ -18,7 +18,7 @@ from core.audio import normalize_peak, segment_audio, segment_bounds
 from core.config import FEATURE_SR, HOP_LENGTH, N_FFT, N_MELS, N_MFCC
 from core.errors import ParameterError
 from core.features.spectrogram import logmel, mfcc_sequence
-from core.features.summary import SUMMARY_COLUMNS, summary_features
+from core.features.summary import BAND_LIMIT_HZ, SUMMARY_COLUMNS, low_pass, summary_features
 
 FeatureKind = Literal["summary", "logmel", "mfcc"]
 FEATURE_KINDS: tuple[str, ...] = ("summary", "logmel", "mfcc")
@@ -48,6 +48,10 @@ class FeatureParams:
     peak_normalize : bool
         ``logmel``/``mfcc`` only: scale each window to a peak of 1 before the spectrogram
         (:func:`core.audio.normalize_peak`), so the features do not depend on recording gain.
+    max_hz : float or None
+        ``summary`` only: low-pass the audio below this many Hz first
+        (:func:`core.features.summary.low_pass`), so that files recorded at different rates
+        give the same features (None: the whole band, as Kaggle's table has it).
     """
 
     kind: FeatureKind = "summary"
@@ -59,6 +63,7 @@ class FeatureParams:
     segment_seconds: float | None = None
     hop_seconds: float | None = None
     peak_normalize: bool = False
+    max_hz: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FEATURE_KINDS:
@@ -66,6 +71,12 @@ class FeatureParams:
         if self.peak_normalize and self.kind == "summary":
             raise ParameterError("peak_normalize applies to logmel and mfcc; the summary "
                                  "features keep the clip's level, as Kaggle's table does")
+        if self.max_hz is not None:
+            if self.kind != "summary":
+                raise ParameterError("max_hz applies to the summary features only")
+            if not 0 < self.max_hz < self.sr / 2:
+                raise ParameterError(f"max_hz must lie between 0 and {self.sr / 2:g} Hz (half "
+                                     f"the sample rate), got {self.max_hz!r}")
         for name in ("sr", "n_fft", "hop_length", "n_mels", "n_mfcc"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -76,11 +87,13 @@ class FeatureParams:
                 raise ParameterError(f"{name} must be > 0 seconds or None, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form, for model metadata (``peak_normalize`` only when set, so parameters
-        saved before it existed keep their meaning and their cache keys)."""
+        """Plain-JSON form, for model metadata (``peak_normalize`` and ``max_hz`` only when set,
+        so parameters saved before they existed keep their meaning and their cache keys)."""
         data = asdict(self)
         if not self.peak_normalize:
             del data["peak_normalize"]
+        if self.max_hz is None:
+            del data["max_hz"]
         return data
 
     @classmethod
@@ -116,6 +129,8 @@ def compute_features(y: np.ndarray, params: FeatureParams) -> np.ndarray:
         for ``logmel``/``mfcc`` so frames line up; ``summary`` uses the unpadded samples.
     """
     if params.kind == "summary":
+        if params.max_hz is not None:
+            y = low_pass(y, sr=params.sr, max_hz=params.max_hz)
         if params.segment_seconds is None:
             return summary_features(y, sr=params.sr)[None, :]
         bounds = segment_bounds(
@@ -151,12 +166,14 @@ def segment_lengths(n_samples: int, params: FeatureParams) -> np.ndarray:
 
 
 __all__ = [
+    "BAND_LIMIT_HZ",
     "FEATURE_KINDS",
     "SUMMARY_COLUMNS",
     "FeatureKind",
     "FeatureParams",
     "compute_features",
     "logmel",
+    "low_pass",
     "mfcc_sequence",
     "segment_lengths",
     "summary_features",

@@ -121,9 +121,87 @@ def fit_recording_map(clean: np.ndarray, recorded: np.ndarray) -> RecordingMap:
     return RecordingMap(scale, shift)
 
 
-def summary_params(segment_seconds: float) -> FeatureParams:
-    """The MLP's input: the 57 summary features of ``segment_seconds`` windows at 22.05 kHz."""
-    return FeatureParams(kind="summary", sr=FEATURE_SR, segment_seconds=segment_seconds)
+@dataclass(frozen=True)
+class BandRestore:
+    """Full-band summary features estimated from band-limited ones (a ridge regression).
+
+    In the network's input space (variances as logs, :func:`log_variances`): each of the 57
+    full-band features is the band-limited one plus a change predicted from all 57 standardised
+    band-limited features, ``x + ((x - mean) / scale) @ coef.T + intercept``. How much a band
+    limit moves the high MFCCs depends on how much a song has in that band, which the other
+    features (roll-off, centroid, zero crossings) tell; a per-column line cannot, and on the
+    bundled split's full training clips it made the MLP's answers worse, not better.
+    Learnt by :func:`learn_band_restore`.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(SUMMARY_COLUMNS)
+        for name, shape in (("mean", (n,)), ("scale", (n,)), ("coef", (n, n)), ("intercept", (n,))):
+            value = np.asarray(getattr(self, name), dtype=np.float64)
+            if value.shape != shape or not np.isfinite(value).all():
+                raise ValueError(f"a band restore's {name} must be finite numbers of shape "
+                                 f"{shape}, got shape {value.shape}")
+            object.__setattr__(self, name, value)
+        if not (self.scale > 0).all():
+            raise ValueError("a band restore's scale must be positive")
+
+    def restore(self, X: np.ndarray) -> np.ndarray:
+        """Summary-feature rows as computed (variances as variances), band-limited, as the
+        whole band would have given them."""
+        Z = log_variances(X).astype(np.float64)
+        Z = Z + ((Z - self.mean) / self.scale) @ self.coef.T + self.intercept
+        Z[:, VARIANCE_COLUMNS] = np.maximum(np.exp(Z[:, VARIANCE_COLUMNS]) - 1e-8, 0.0)
+        return Z.astype(np.float32)
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        return {name: getattr(self, name).tolist() for name in ("mean", "scale", "coef",
+                                                                 "intercept")}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BandRestore:
+        return cls(*(np.asarray(data[name]) for name in ("mean", "scale", "coef", "intercept")))
+
+
+def fit_band_restore(limited: np.ndarray, full: np.ndarray, *,
+                     alphas: tuple[float, ...] = tuple(np.logspace(-2, 3, 11))) -> BandRestore:
+    """Ridge regression from band-limited rows to the change the band limit made.
+
+    Parameters
+    ----------
+    limited, full : np.ndarray [shape=(n, 57)]
+        Summary-feature rows of the same audio, row for row, band-limited and whole, in the
+        network's input space (:func:`log_variances`); at least 3 rows.
+    alphas : tuple of float
+        Ridge penalties to choose from by leave-one-out error (scikit-learn's ``RidgeCV``).
+
+    Returns
+    -------
+    BandRestore
+    """
+    from sklearn.linear_model import RidgeCV
+
+    limited = np.asarray(limited, dtype=np.float64)
+    full = np.asarray(full, dtype=np.float64)
+    if limited.shape != full.shape or limited.ndim != 2 or len(limited) < 3:
+        raise ValueError(f"need two row-for-row tables of at least 3 rows, got {limited.shape} "
+                         f"and {full.shape}")
+    mean = limited.mean(axis=0)
+    scale = limited.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    ridge = RidgeCV(alphas=alphas).fit((limited - mean) / scale, full - limited)
+    return BandRestore(mean, scale, ridge.coef_, ridge.intercept_)
+
+
+def summary_params(segment_seconds: float, max_hz: float | None = None) -> FeatureParams:
+    """The MLP's input: the 57 summary features of ``segment_seconds`` windows at 22.05 kHz
+    (of the band below ``max_hz``, when given)."""
+    return FeatureParams(kind="summary", sr=FEATURE_SR, segment_seconds=segment_seconds,
+                         max_hz=max_hz)
 
 
 def build_mlp(input_shape: tuple[int, ...], n_classes: int, *, units: tuple[int, ...] = (256, 128, 64),
@@ -169,6 +247,16 @@ class MfccMlp(GenreModel):
         :data:`core.conditions.FIT_CONDITIONS` copies. Without them (default) it trains on the
         rows as they are. (On audio datasets, train on the re-recorded files themselves:
         :func:`core.train.fit_on_recordings`.)
+    max_hz : float, optional
+        Compute the features of audio below this many Hz only (:data:`~core.features.BAND_LIMIT_HZ`
+        for the bundled MLP), so that a song gives the same features at any sample rate: an
+        upload at 44.1 or 48 kHz is resampled to 22.05 kHz and loses what lies above about
+        10.4 kHz, which GTZAN's files keep. None (default): the whole band.
+    band_restore : BandRestore, optional
+        With ``max_hz``: how the band limit moved the features, undone on every row computed
+        from audio, so that a network trained on full-band rows (a feature table) reads
+        band-limited audio (:func:`learn_band_restore`). Without it a band-limited model must
+        train on audio, whose rows are band-limited like those it predicts.
     dropout : float
     members : int
         Seeds averaged in the saved network (default 5: on the fault-filtered split one
@@ -184,24 +272,36 @@ class MfccMlp(GenreModel):
     def __init__(self, *, segment_seconds: float = SEGMENT_SECONDS, dropout: float = 0.5,
                  level_augment_db: float = 20.0, epochs: int = 300, patience: int = 30,
                  members: int = 5, recording_maps: Mapping[str, RecordingMap] | None = None,
+                 max_hz: float | None = None, band_restore: BandRestore | None = None,
                  **kwargs: Any) -> None:
         super().__init__(epochs=epochs, patience=patience, members=members, **kwargs)
         if not level_augment_db >= 0:
             raise ValueError(f"level_augment_db must be >= 0, got {level_augment_db!r}")
+        if band_restore is not None and max_hz is None:
+            raise ValueError("band_restore undoes a band limit: give max_hz with it")
         self.segment_seconds = segment_seconds
         self.dropout = dropout
         self.level_augment_db = level_augment_db
         self.recording_maps = dict(recording_maps or {})
+        self.max_hz = max_hz
+        self.band_restore = band_restore
+        self.params  # noqa: B018 (refuses a max_hz the feature rate cannot have)
 
     @property
     def params(self) -> FeatureParams:
-        return summary_params(self.segment_seconds)
+        return summary_params(self.segment_seconds, self.max_hz)
 
     def config(self) -> dict[str, Any]:
         return {"features": self.params.to_dict(), "dropout": self.dropout,
                 "level_augment_db": self.level_augment_db,
                 "recording_maps": {name: m.to_dict() for name, m in self.recording_maps.items()},
+                **({"band_restore": self.band_restore.to_dict()} if self.band_restore else {}),
                 "columns": list(SUMMARY_COLUMNS)}
+
+    def audio_rows(self, X: np.ndarray) -> np.ndarray:
+        """Rows computed from audio as the network reads them: through :attr:`band_restore`
+        when the features are band-limited for a network trained on full-band rows."""
+        return X if self.band_restore is None else self.band_restore.restore(X)
 
     def featurize_dataset(self, dataset: Dataset, *, cache: FeatureCache | None, n_jobs: int,
                           progress: bool) -> Rows:
@@ -210,12 +310,13 @@ class MfccMlp(GenreModel):
                 seconds = float(np.median(dataset.manifest["length"])) / FEATURE_SR
                 self.segment_seconds = float(max(1.0, round(seconds)))
             return Rows(dataset.features.astype(np.float32), np.arange(len(dataset.features)), {})
-        return featurize_audio_dataset(dataset, self.params, cache=cache, n_jobs=n_jobs,
+        rows = featurize_audio_dataset(dataset, self.params, cache=cache, n_jobs=n_jobs,
                                        progress=progress)
+        return Rows(self.audio_rows(rows.X), rows.track, rows.errors)
 
     def featurize_waveform(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
         y = to_rate(y, sr, FEATURE_SR)
-        X = compute_features(y, self.params).astype(np.float32)
+        X = self.audio_rows(compute_features(y, self.params).astype(np.float32))
         return X, segment_times(len(y), FEATURE_SR, self.segment_seconds)
 
     def network_inputs(self, X: np.ndarray) -> np.ndarray:
@@ -275,3 +376,37 @@ def learn_recording_maps(dataset: Dataset, copies: Mapping[str, Dataset], rows: 
             raise ValueError(f"the copy {name!r} does not give the same segments as the original")
         maps[name] = fit_recording_map(clean, recorded)
     return maps
+
+
+def learn_band_restore(dataset: Dataset, rows: np.ndarray, *, max_hz: float,
+                       segment_seconds: float = 30.0, cache: FeatureCache | None = None,
+                       n_jobs: int = 1) -> BandRestore:
+    """Full-band summary features from band-limited ones (:class:`BandRestore`), learnt on
+    ``rows`` of an audio ``dataset`` recorded at 22.05 kHz.
+
+    A network trained on a full-band feature table reads band-limited audio through it
+    (:class:`MfccMlp`'s ``band_restore``), so that a song uploaded at 44.1 kHz gets the answer
+    it gets at 22.05 kHz (docs/model-history.md, "Resampled uploads").
+
+    Parameters
+    ----------
+    dataset : Dataset
+        An audio dataset whose files carry the whole band (22.05 kHz, like the feature table's).
+    rows : np.ndarray
+        The manifest rows to learn from: training tracks only.
+    max_hz : float
+        The band limit (:data:`~core.features.BAND_LIMIT_HZ`).
+    segment_seconds : float
+        Window of the features (30 s: the rows of ``features_30_sec.csv``).
+
+    Returns
+    -------
+    BandRestore
+    """
+    subset = dataset.subset(rows)
+    full, limited = (featurize_audio_dataset(subset, summary_params(segment_seconds, limit),
+                                             cache=cache, n_jobs=n_jobs, progress=False)
+                     for limit in (None, max_hz))
+    if not np.array_equal(full.track, limited.track):  # cannot happen: the same files, read twice
+        raise ValueError("the band-limited features do not cover the same segments")
+    return fit_band_restore(log_variances(limited.X), log_variances(full.X))

@@ -17,7 +17,7 @@ from core.config import SEGMENT_SECONDS
 from core.errors import ParameterError
 from core.features import SUMMARY_COLUMNS, FeatureParams
 from core.models.base import GenreModel
-from core.models.mlp import MfccMlp, change_level
+from core.models.mlp import BandRestore, MfccMlp, change_level
 
 
 def level_copies(X: np.ndarray, labels: np.ndarray, *, gain_db: float, copies: int,
@@ -85,8 +85,12 @@ class SummaryFeatureFamily(GenreModel):
         self.level_augment_db = level_augment_db
         self.level_copies = level_copies
 
-    # The MLP's own functions: one definition of the summary-feature inputs for every family.
+    # The MLP's own functions: one definition of the summary-feature inputs for every family
+    # (of the whole band: these families train on the rows they read).
+    max_hz: float | None = None
+    band_restore: BandRestore | None = None
     params = MfccMlp.params
+    audio_rows = MfccMlp.audio_rows
     featurize_dataset = MfccMlp.featurize_dataset
     featurize_waveform = MfccMlp.featurize_waveform
     network_inputs = MfccMlp.network_inputs
