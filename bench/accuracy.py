@@ -17,12 +17,13 @@
    Recording conditions: the same files re-recorded (``core.conditions``: mp3, brighter and
    duller EQ, loud mastering, which the ensemble is fitted under; a 5-kHz low-pass, pink noise,
    64-kbps mp3 and stronger EQ, which it is not), on all of them and on the full-length songs.
+   Upload rates: the same files uploaded at 44.1 and 48 kHz, and how many keep their answer.
 4. Every family (``core.models.FAMILIES``: the research's logistic regression, boosted trees,
    LSTM, MFCC-CNN and VGG transfer beside GenreLab's three), each trained by its own ``fit`` with
    its default hyperparameters, on the excerpts' folds of part 2 (same folds, same seeds), and
    the ones that read the 57 summary features also on the feature table's fault-filtered split.
 Accuracy is track level. Needs ../shared.
-Usage: python -m bench.accuracy [--folds N] [--parts table,excerpts,level,conditions,families]
+Usage: python -m bench.accuracy [--folds N] [--parts table,excerpts,level,conditions,rates,families]
 """
 
 from __future__ import annotations
@@ -261,13 +262,13 @@ def _bundled_test_set() -> tuple[Any, list[np.ndarray], np.ndarray, np.ndarray]:
     return loaded, audio, np.array([t["true"] for t in tracks]), songs
 
 
-def _answers(loaded: Any, audio: list[np.ndarray]) -> dict[str, list[str]]:
+def _answers(loaded: Any, audio: list[np.ndarray], sr: int = 22050) -> dict[str, list[str]]:
     """The genre every bundled model, its zero-shot answer where it gives one
-    (``<name>:zero-shot``), and the ensemble give each clip of ``audio``."""
+    (``<name>:zero-shot``), and the ensemble give each clip of ``audio`` (at ``sr`` Hz)."""
     from core.ensemble import ZERO_SHOT_MEMBER
     from core.predict import predict_waveform
 
-    predictions = [predict_waveform(loaded.models, y, 22050, ensemble=loaded.ensemble)
+    predictions = [predict_waveform(loaded.models, y, sr, ensemble=loaded.ensemble)
                    for y in audio]
     answers = {name: [p.models[name].genre for p in predictions] for name in loaded.models}
     for name in loaded.models:
@@ -324,6 +325,31 @@ def recording_conditions() -> dict[str, object]:
     return result
 
 
+def upload_rates(rates: tuple[int, ...] = (44100, 48000)) -> dict[str, object]:
+    """The bundled set on its test files uploaded at other sample rates (each 22.05-kHz file
+    resampled up losslessly, then read through the upload path, which resamples it down again
+    for each model): accuracy on all files and on the songs, and on how many files each model
+    keeps the answer it gives at 22.05 kHz."""
+    from core.resample import to_rate
+
+    loaded, audio, truth, songs = _bundled_test_set()
+    native = _answers(loaded, audio)
+    result: dict[str, object] = {"test_files": len(audio), "songs": int(songs.sum()),
+                                 "22050": {"files": _accuracies(native, truth),
+                                           "songs": _accuracies(native, truth, songs)}}
+    for rate in rates:
+        answers = _answers(loaded, [to_rate(y, 22050, rate) for y in audio], rate)
+        same = {name: np.array(answers[name]) == np.array(native[name]) for name in answers}
+        result[str(rate)] = {
+            "files": _accuracies(answers, truth), "songs": _accuracies(answers, truth, songs),
+            "same_answer_files": {n: int(v.sum()) for n, v in same.items()},
+            "same_answer_songs": {n: int(v[songs].sum()) for n, v in same.items()}}
+        print(f"uploaded at {rate} Hz: " + ", ".join(
+            f"{n} {result[str(rate)]['files'][n]:.3f} (same answer {same[n].sum()}/{len(truth)}, "
+            f"songs {same[n][songs].sum()}/{songs.sum()})" for n in answers), flush=True)
+    return result
+
+
 def families(grouping: str, *, names: tuple[str, ...] | None = None, members: int = 1
              ) -> dict[str, object]:
     """Every family's track accuracy on the excerpts' folds (5 by track or 3 by artist), the same
@@ -373,7 +399,7 @@ def families_on_table() -> dict[str, object]:
     return result
 
 
-PARTS = ("table", "excerpts", "level", "conditions", "families")
+PARTS = ("table", "excerpts", "level", "conditions", "rates", "families")
 
 
 GROUPINGS = ("track", "artist")
@@ -425,6 +451,8 @@ def main(folds: int = 10, parts: tuple[str, ...] = PARTS, *, scratch: bool = Tru
         measured["playback_level"] = level
     if "conditions" in parts:
         measured["recording_conditions"] = recording_conditions()
+    if "rates" in parts:
+        measured["upload_rates"] = upload_rates()
     if "families" in parts:
         measured["families"] = {"fault_filtered": families_on_table(),
                                 **{f"excerpts_by_{g}": families(g) for g in ("track", "artist")}}
@@ -446,6 +474,7 @@ if __name__ == "__main__":
     parser.add_argument("--parts", default=",".join(PARTS),
                         help="comma-separated: table (feature table), excerpts, level (playback level), "
                              "conditions (re-recorded: mp3, EQ, mastering, noise), "
+                             "rates (uploaded at 44.1 and 48 kHz), "
                              "families (every family on the same folds)")
     parser.add_argument("--no-scratch", action="store_true",
                         help="skip the from-scratch mel-CNN baseline (the slowest part)")

@@ -22,6 +22,7 @@ from core.atomic import write_text_atomic
 from core.errors import GenreLabError, LibraryError
 from core.library import TagStore
 from core.library.review import needs_review, review_queue, review_share
+from dashboard.palette import display_name
 from dashboard.resources import runs_dir
 
 __all__ = ["SORTS", "LibraryData", "audio_file", "default_database", "display_table",
@@ -228,7 +229,8 @@ def display_table(view: pd.DataFrame) -> pd.DataFrame:
         "file": view["path"].map(lambda p: Path(p).name),
         "genre": view["shown_genre"] if "shown_genre" in view else shown_genre(view),
         "confidence": view["confidence"].round(3),
-        "models": [" · ".join(f"{k}: {g}" for k, (g, _) in a.items()) for a in answers],
+        "models": [" · ".join(f"{display_name(k)}: {g}" for k, (g, _) in a.items())
+                   for a in answers],
         "agree": view["agree"],
         "needs review": view["needs_review"],
         "reviewed": view["review_action"].fillna(""),

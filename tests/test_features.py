@@ -175,3 +175,46 @@ def test_fast_building_blocks_equal_librosa_and_scipy():
                                    librosa.istft(X, length=n), atol=1e-6)
     np.testing.assert_allclose(harmonic_waveform(X, np.abs(X), length=len(y)),
                                librosa.effects.hpss(y)[0], atol=1e-5)
+
+
+def test_a_band_limit_makes_a_file_resampled_from_44_1_khz_give_the_same_features():
+    from core.resample import to_rate
+
+    # Noise and clicks fill the whole band up to 11.025 kHz, as GTZAN's clips do.
+    y = (clicks(100.0, 8.0) + noise(8.0, amp=0.2, seed=3)).astype(np.float32)
+    upload = to_rate(to_rate(y, 22050, 44100), 44100, 22050)  # what a 44.1-kHz upload becomes
+    whole = FeatureParams(kind="summary", segment_seconds=30.0)
+    limited = FeatureParams(kind="summary", segment_seconds=30.0, max_hz=10100.0)
+    scale = np.abs(compute_features(y, whole)) + 1e-6
+    moved = np.abs(compute_features(upload, whole) - compute_features(y, whole)) / scale
+    still = np.abs(compute_features(upload, limited) - compute_features(y, limited)) / scale
+    assert moved.max() > 0.02  # resampling lost the top band, and the features show it
+    assert still.max() < 0.2 * moved.max()
+    assert np.abs(compute_features(y, limited) - compute_features(y, whole)).max() > 0
+
+
+def test_low_pass_keeps_the_band_below_the_edge_and_removes_what_lies_above():
+    from core.features import low_pass
+
+    def level_db(y: np.ndarray) -> float:
+        return 20 * np.log10(np.sqrt(np.mean(y[2205:] ** 2)))  # after the filter settles
+
+    for freq, expected in ((1000.0, 0.0), (9500.0, 0.0)):
+        passed = low_pass(tone(freq, 1.0), sr=22050, max_hz=10100.0)
+        assert passed.dtype == np.float32
+        assert abs(level_db(passed) - level_db(tone(freq, 1.0))) < 0.1 + abs(expected)
+    stopped = low_pass(tone(10800.0, 1.0), sr=22050, max_hz=10100.0)
+    assert level_db(stopped) - level_db(tone(10800.0, 1.0)) < -80
+
+
+def test_band_limit_is_validated_and_keeps_old_cache_keys():
+    limited = FeatureParams(kind="summary", segment_seconds=30.0, max_hz=10100.0)
+    assert FeatureParams.from_dict(limited.to_dict()) == limited
+    whole = FeatureParams(kind="summary", segment_seconds=30.0)
+    assert "max_hz" not in whole.to_dict()  # parameters saved before the option keep their key
+    assert limited.cache_key() != whole.cache_key()
+    with pytest.raises(ParameterError, match="summary features only"):
+        FeatureParams(kind="logmel", max_hz=8000.0)
+    for bad in (0.0, -5.0, 11025.0, 20000.0):
+        with pytest.raises(ParameterError, match="half the sample rate"):
+            FeatureParams(kind="summary", max_hz=bad)

@@ -364,6 +364,19 @@ def test_the_library_page_says_which_analyses_its_answers_come_from():
         "song it did not analyse keeps its most recent answer)")
 
 
+def test_the_library_table_names_each_model_as_every_other_page_does():
+    from dashboard.library import display_table
+
+    answers = {"mlp": {"genre": "rock", "confidence": 0.4},
+               "yamnet:zero-shot": {"genre": "metal", "confidence": 0.7}}
+    view = pd.DataFrame({"path": ["/music/a.mp3"], "shown_genre": ["rock"], "confidence": [0.5],
+                         "models": [json.dumps(answers)], "agree": [False],
+                         "needs_review": [True], "review_action": [None], "duration_s": [181.04]})
+    table = display_table(view)
+    assert table["models"].tolist() == ["MFCC-MLP: rock · YAMNet zero-shot: metal"]
+    assert table["file"].tolist() == ["a.mp3"] and table["folder"].tolist() == ["/music"]
+
+
 def test_throughput_is_measured_on_the_run_that_tagged_the_most_songs():
     from dashboard.library import LibraryData, measurements
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from core.train import evaluate_model
 from tests.yamnet_standin import STANDIN_GENRES, band_centre, build_standin
 
 GENRES = ["high", "low", "mid"]  # sorted, as every loader orders genres
+BUNDLED = Path(__file__).resolve().parents[1] / "assets" / "models"
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +193,91 @@ def test_mlp_trains_through_recording_maps_and_saves_them(dataset, tmp_path):
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="incompatible"):
         load_model(tmp_path / "mlp")
+
+
+def test_a_band_restore_is_a_ridge_regression_on_every_feature():
+    from core.models.mlp import VARIANCE_COLUMNS, BandRestore, fit_band_restore, log_variances
+
+    rng = np.random.default_rng(0)
+    limited = log_variances(np.abs(rng.standard_normal((200, 57))) + 0.1)
+    mixing = 0.05 * rng.standard_normal((57, 57))  # each change depends on every feature
+    full = limited + limited @ mixing + 0.3
+    restore = fit_band_restore(limited, full)
+    as_computed = limited.copy()
+    as_computed[:, VARIANCE_COLUMNS] = np.exp(limited[:, VARIANCE_COLUMNS]) - 1e-8
+    np.testing.assert_allclose(log_variances(restore.restore(as_computed)), full, atol=0.02)
+    again = BandRestore.from_dict(json.loads(json.dumps(restore.to_dict())))
+    np.testing.assert_array_equal(again.coef, restore.coef)
+    with pytest.raises(ValueError, match="row-for-row"):
+        fit_band_restore(limited, full[:-1])
+    with pytest.raises(ValueError, match="coef"):
+        BandRestore(np.zeros(57), np.ones(57), np.zeros((57, 56)), np.zeros(57))
+    with pytest.raises(ValueError, match="scale"):
+        BandRestore(np.zeros(57), np.zeros(57), np.zeros((57, 57)), np.zeros(57))
+
+
+def test_band_limited_mlp_reads_audio_through_its_restore_and_saves_both(dataset, tmp_path):
+    from core.features import compute_features
+    from core.models.mlp import learn_band_restore, log_variances
+
+    data, split = dataset
+    restore = learn_band_restore(data, split.train, max_hz=10100.0, segment_seconds=3.0)
+    y = genre_like(1, 3.0, seed=77)  # not a training clip
+    whole = compute_features(y, MfccMlp(segment_seconds=3.0).params)
+    model = MfccMlp(segment_seconds=3.0, max_hz=10100.0, band_restore=restore)
+    limited = compute_features(y, model.params)
+    restored, _ = model.featurize_waveform(y, 22050)
+    before = np.abs(log_variances(limited) - log_variances(whole)).mean()
+    after = np.abs(log_variances(restored) - log_variances(whole)).mean()
+    assert after < 0.5 * before  # the restore brings the band-limited rows toward the whole band
+
+    fitted = MfccMlp(epochs=2, patience=2, members=1, segment_seconds=3.0, max_hz=10100.0,
+                     band_restore=restore).fit(data, split)
+    fitted.save(tmp_path / "mlp")
+    loaded = load_model(tmp_path / "mlp")
+    assert loaded.max_hz == 10100.0
+    np.testing.assert_allclose(loaded.band_restore.coef, restore.coef)
+    np.testing.assert_allclose(loaded.predict_proba(y, 22050), fitted.predict_proba(y, 22050),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="max_hz"):
+        MfccMlp(band_restore=restore)
+    with pytest.raises(ParameterError, match="half the sample rate"):
+        MfccMlp(max_hz=15000.0)
+
+
+def test_bundled_mlp_answers_a_song_at_any_sample_rate_alike():
+    from core.features import BAND_LIMIT_HZ
+    from core.resample import to_rate
+    from core.synth import clicks, noise
+
+    model = MfccMlp.load(BUNDLED / "mlp")
+    assert model.max_hz == BAND_LIMIT_HZ and model.band_restore is not None
+    # Broadband like a real master: sound right up to 11.025 kHz, which a 44.1-kHz upload loses.
+    y = 0.5 * genre_like(2, 30.0, seed=4) + clicks(96.0, 30.0) + noise(30.0, amp=0.1, seed=4)
+    native = model.predict_proba(y, 22050)
+    for rate in (44100, 48000):
+        np.testing.assert_allclose(model.predict_proba(to_rate(y, 22050, rate), rate), native,
+                                   atol=0.01)
+
+
+@pytest.mark.slow
+def test_bundled_mlp_answers_held_out_gtzan_songs_uploaded_at_44_1_khz_as_at_22_05(shared_dir):
+    from core.audio import load_audio
+    from core.provenance import held_out_rows
+    from core.resample import to_rate
+
+    model = MfccMlp.load(BUNDLED / "mlp")
+    songs = load_dataset(shared_dir / "data/gtzan/full", "gtzan")
+    held = held_out_rows(songs.manifest, model_dir=BUNDLED / "mlp", metrics={})
+    assert held.known == "recorded" and len(held.rows) >= 10
+    changes = []
+    for row in held.rows:
+        y = load_audio(songs.manifest["path"].iloc[row], sr=22050)
+        native = model.predict_proba(y, 22050)
+        upload = model.predict_proba(to_rate(y, 22050, 44100), 44100)
+        assert upload.argmax() == native.argmax()  # before the band limit: 4 of 17 changed
+        changes.append(np.abs(upload - native).max())
+    assert max(changes) < 0.02  # before: 0.108 on average
 
 
 @pytest.mark.slow

@@ -285,7 +285,7 @@ class MfccMlp(GenreModel):
         self.recording_maps = dict(recording_maps or {})
         self.max_hz = max_hz
         self.band_restore = band_restore
-        self.params  # noqa: B018 (refuses a max_hz the feature rate cannot have)
+        summary_params(segment_seconds, max_hz)  # refuses a max_hz the feature rate cannot have
 
     @property
     def params(self) -> FeatureParams:
