@@ -252,8 +252,11 @@ def _instantiate(cls: type[GenreModel], config: dict[str, Any], hyper: dict[str,
                        recording_maps={name: RecordingMap.from_dict(m) for name, m
                                        in config.get("recording_maps", {}).items()},
                        max_hz=params.max_hz,
-                       band_restore=(BandRestore.from_dict(config["band_restore"])
-                                     if config.get("band_restore") else None), **kwargs)
+                       # a restore saved by 8d3f962 did not name its band and window
+                       band_restore=(BandRestore.from_dict(
+                           {"max_hz": params.max_hz, "segment_seconds": params.segment_seconds,
+                            **config["band_restore"]})
+                           if config.get("band_restore") else None), **kwargs)
         return cls(encoder=None, segment_seconds=params.segment_seconds or 3.0, n_mels=params.n_mels,
                    augment=config.get("augment", True), peak_normalize=params.peak_normalize,
                    **kwargs)

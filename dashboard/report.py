@@ -178,7 +178,7 @@ class BusinessCase:
         ]
 
     def left_wrong(self) -> str:
-        """``"12,403 songs (12% of 129 test songs)"``: measured on the test songs, the least
+        """``"10,078 songs (10% of 129 test songs)"``: measured on the test songs, the least
         confident checked first; or that it is not measured for this share."""
         if self.errors_left is None:
             return "not measured for this review share"

@@ -7,7 +7,7 @@ import pytest
 from bench.reference_features import reference_summary_features
 from core.audio import load_audio
 from core.errors import ParameterError
-from core.features import SUMMARY_COLUMNS, FeatureParams, compute_features
+from core.features import SUMMARY_COLUMNS, FeatureParams, compute_features, low_pass
 from core.features.summary import summary_features
 from core.synth import clicks, genre_like, noise, tone
 
@@ -182,7 +182,8 @@ def test_a_band_limit_makes_a_file_resampled_from_44_1_khz_give_the_same_feature
 
     # Noise and clicks fill the whole band up to 11.025 kHz, as GTZAN's clips do.
     y = (clicks(100.0, 8.0) + noise(8.0, amp=0.2, seed=3)).astype(np.float32)
-    upload = to_rate(to_rate(y, 22050, 44100), 44100, 22050)  # what a 44.1-kHz upload becomes
+    # Up and down again through soxr: the band a 44.1-kHz upload keeps at 22.05 kHz (to ~10.3 kHz)
+    upload = to_rate(to_rate(y, 22050, 44100), 44100, 22050)
     whole = FeatureParams(kind="summary", segment_seconds=30.0)
     limited = FeatureParams(kind="summary", segment_seconds=30.0, max_hz=10100.0)
     scale = np.abs(compute_features(y, whole)) + 1e-6
@@ -190,19 +191,18 @@ def test_a_band_limit_makes_a_file_resampled_from_44_1_khz_give_the_same_feature
     still = np.abs(compute_features(upload, limited) - compute_features(y, limited)) / scale
     assert moved.max() > 0.02  # resampling lost the top band, and the features show it
     assert still.max() < 0.2 * moved.max()
-    assert np.abs(compute_features(y, limited) - compute_features(y, whole)).max() > 0
+    rolloff = SUMMARY_COLUMNS.index("rolloff_mean")  # the band limit takes the top off
+    assert compute_features(y, limited)[0, rolloff] < compute_features(y, whole)[0, rolloff] - 100
 
 
 def test_low_pass_keeps_the_band_below_the_edge_and_removes_what_lies_above():
-    from core.features import low_pass
-
     def level_db(y: np.ndarray) -> float:
         return 20 * np.log10(np.sqrt(np.mean(y[2205:] ** 2)))  # after the filter settles
 
-    for freq, expected in ((1000.0, 0.0), (9500.0, 0.0)):
+    for freq in (1000.0, 9500.0):
         passed = low_pass(tone(freq, 1.0), sr=22050, max_hz=10100.0)
         assert passed.dtype == np.float32
-        assert abs(level_db(passed) - level_db(tone(freq, 1.0))) < 0.1 + abs(expected)
+        assert abs(level_db(passed) - level_db(tone(freq, 1.0))) < 0.1
     stopped = low_pass(tone(10800.0, 1.0), sr=22050, max_hz=10100.0)
     assert level_db(stopped) - level_db(tone(10800.0, 1.0)) < -80
 
@@ -212,6 +212,11 @@ def test_band_limit_is_validated_and_keeps_old_cache_keys():
     assert FeatureParams.from_dict(limited.to_dict()) == limited
     whole = FeatureParams(kind="summary", segment_seconds=30.0)
     assert "max_hz" not in whole.to_dict()  # parameters saved before the option keep their key
+    assert whole.cache_key() == "19d4838bcb201651"
+    assert FeatureParams(kind="summary", max_hz=10100).cache_key() == FeatureParams(
+        kind="summary", max_hz=10100.0).cache_key()
+    with pytest.raises(ParameterError, match="number of Hz"):
+        FeatureParams(kind="summary", max_hz=True)
     assert limited.cache_key() != whole.cache_key()
     with pytest.raises(ParameterError, match="summary features only"):
         FeatureParams(kind="logmel", max_hz=8000.0)

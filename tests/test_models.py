@@ -195,28 +195,62 @@ def test_mlp_trains_through_recording_maps_and_saves_them(dataset, tmp_path):
         load_model(tmp_path / "mlp")
 
 
-def test_a_band_restore_is_a_ridge_regression_on_every_feature():
-    from core.models.mlp import VARIANCE_COLUMNS, BandRestore, fit_band_restore, log_variances
+def test_a_band_restore_is_a_ridge_regression_that_commutes_with_the_level():
+    from core.models.mlp import (
+        _LEVEL_MEANS,
+        LEVEL_COLUMNS,
+        RESTORE_CLIP,
+        VARIANCE_COLUMNS,
+        BandRestore,
+        change_level,
+        fit_band_restore,
+        log_variances,
+    )
+
+    def as_computed(Z: np.ndarray) -> np.ndarray:  # network-input rows back to features
+        X = Z.copy()
+        X[:, VARIANCE_COLUMNS] = np.exp(Z[:, VARIANCE_COLUMNS]) - 1e-8
+        return X
 
     rng = np.random.default_rng(0)
     limited = log_variances(np.abs(rng.standard_normal((200, 57))) + 0.1)
-    mixing = 0.05 * rng.standard_normal((57, 57))  # each change depends on every feature
+    mixing = 0.05 * rng.standard_normal((57, 57))  # each change depends on many features...
+    mixing[LEVEL_COLUMNS] = 0.0  # ...but not on the playback level
     full = limited + limited @ mixing + 0.3
-    restore = fit_band_restore(limited, full)
-    as_computed = limited.copy()
-    as_computed[:, VARIANCE_COLUMNS] = np.exp(limited[:, VARIANCE_COLUMNS]) - 1e-8
-    np.testing.assert_allclose(log_variances(restore.restore(as_computed)), full, atol=0.02)
+    restore = fit_band_restore(limited, full, max_hz=10100.0, segment_seconds=30.0)
+    np.testing.assert_allclose(log_variances(restore.restore(as_computed(limited))), full, atol=0.02)
+    assert (restore.coef[:, LEVEL_COLUMNS] == 0).all()
+
+    # Restoring a quieter or louder song gives the restored song at that level (exactly but for
+    # the three level means, which scale with the gain, and whose changes are small).
+    exact = np.setdiff1d(np.arange(57), _LEVEL_MEANS)
+    for gain in (-20.0, 6.0):
+        first_level = log_variances(restore.restore(as_computed(change_level(limited, gain))))
+        first_restore = change_level(log_variances(restore.restore(as_computed(limited))), gain)
+        np.testing.assert_allclose(first_level[:, exact], first_restore[:, exact], atol=2e-3)
+
+    # A row far outside the training rows (a silent window) is restored as the edge of their
+    # range is: its standardised inputs are clipped, not extrapolated.
+    edge = (restore.mean + RESTORE_CLIP * restore.scale)[None, :]
+    far = (restore.mean + 20.0 * restore.scale)[None, :]
+    change = lambda Z: log_variances(restore.restore(as_computed(Z))) - Z  # noqa: E731
+    np.testing.assert_allclose(change(far), change(edge), atol=1e-2)
+
     again = BandRestore.from_dict(json.loads(json.dumps(restore.to_dict())))
     np.testing.assert_array_equal(again.coef, restore.coef)
+    assert (again.max_hz, again.segment_seconds) == (10100.0, 30.0)
     with pytest.raises(ValueError, match="row-for-row"):
-        fit_band_restore(limited, full[:-1])
+        fit_band_restore(limited, full[:-1], max_hz=10100.0, segment_seconds=30.0)
     with pytest.raises(ValueError, match="coef"):
-        BandRestore(np.zeros(57), np.ones(57), np.zeros((57, 56)), np.zeros(57))
+        BandRestore(10100.0, 30.0, np.zeros(57), np.ones(57), np.zeros((57, 56)), np.zeros(57))
     with pytest.raises(ValueError, match="scale"):
-        BandRestore(np.zeros(57), np.zeros(57), np.zeros((57, 57)), np.zeros(57))
+        BandRestore(10100.0, 30.0, np.zeros(57), np.zeros(57), np.zeros((57, 57)), np.zeros(57))
+    with pytest.raises(ValueError, match="max_hz"):
+        BandRestore(True, 30.0, np.zeros(57), np.ones(57), np.zeros((57, 57)), np.zeros(57))
 
 
 def test_band_limited_mlp_reads_audio_through_its_restore_and_saves_both(dataset, tmp_path):
+    from core.audio import load_audio
     from core.features import compute_features
     from core.models.mlp import learn_band_restore, log_variances
 
@@ -233,16 +267,40 @@ def test_band_limited_mlp_reads_audio_through_its_restore_and_saves_both(dataset
 
     fitted = MfccMlp(epochs=2, patience=2, members=1, segment_seconds=3.0, max_hz=10100.0,
                      band_restore=restore).fit(data, split)
+    # A dataset's rows go through the restore once, as one file's do.
+    test = data.subset(split.test[:2])
+    rows = fitted.featurize_dataset(test, cache=None, n_jobs=1, progress=False)
+    one = fitted.featurize_waveform(load_audio(test.manifest["path"].iloc[0], sr=22050), 22050)[0]
+    np.testing.assert_allclose(rows.X[rows.track == 0], one, rtol=1e-5, atol=1e-5)
+
     fitted.save(tmp_path / "mlp")
     loaded = load_model(tmp_path / "mlp")
     assert loaded.max_hz == 10100.0
     np.testing.assert_allclose(loaded.band_restore.coef, restore.coef)
     np.testing.assert_allclose(loaded.predict_proba(y, 22050), fitted.predict_proba(y, 22050),
                                atol=1e-6)
-    with pytest.raises(ValueError, match="max_hz"):
+    meta_path = tmp_path / "mlp" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    for key in ("max_hz", "segment_seconds"):  # as saved by 8d3f962: taken from the features
+        del meta["config"]["band_restore"][key]
+    meta_path.write_text(json.dumps(meta))
+    assert load_model(tmp_path / "mlp").band_restore.segment_seconds == 3.0
+
+    with pytest.raises(ValueError, match="10100 Hz; max_hz is None"):
         MfccMlp(band_restore=restore)
     with pytest.raises(ParameterError, match="half the sample rate"):
         MfccMlp(max_hz=15000.0)
+    with pytest.raises(ModelError, match="3-s windows; this MLP reads 30-s"):
+        MfccMlp(segment_seconds=30.0, max_hz=10100.0, band_restore=restore).featurize_waveform(
+            y, 22050)
+
+
+def test_a_band_limited_mlp_refuses_a_full_band_table_without_a_restore(tmp_path):
+    from tests.test_datasets import make_table
+
+    table = load_dataset(make_table(tmp_path / "features_30_sec.csv"), "features-csv")
+    with pytest.raises(ParameterError, match="full-band"):
+        MfccMlp(max_hz=10100.0).featurize_dataset(table, cache=None, n_jobs=1, progress=False)
 
 
 def test_bundled_mlp_answers_a_song_at_any_sample_rate_alike():

@@ -71,16 +71,18 @@ class FeatureParams:
         if self.peak_normalize and self.kind == "summary":
             raise ParameterError("peak_normalize applies to logmel and mfcc; the summary "
                                  "features keep the clip's level, as Kaggle's table does")
-        if self.max_hz is not None:
-            if self.kind != "summary":
-                raise ParameterError("max_hz applies to the summary features only")
-            if not 0 < self.max_hz < self.sr / 2:
-                raise ParameterError(f"max_hz must lie between 0 and {self.sr / 2:g} Hz (half "
-                                     f"the sample rate), got {self.max_hz!r}")
         for name in ("sr", "n_fft", "hop_length", "n_mels", "n_mfcc"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+        if self.max_hz is not None:
+            if self.kind != "summary":
+                raise ParameterError("max_hz applies to the summary features only")
+            if (isinstance(self.max_hz, bool) or not isinstance(self.max_hz, (int, float))
+                    or not 0 < self.max_hz < self.sr / 2):
+                raise ParameterError(f"max_hz must be a number of Hz between 0 and "
+                                     f"{self.sr / 2:g} (half the sample rate), got {self.max_hz!r}")
+            object.__setattr__(self, "max_hz", float(self.max_hz))  # one cache key for 10100 and 10100.0
         for name in ("segment_seconds", "hop_seconds"):
             value = getattr(self, name)
             if value is not None and not value > 0:

@@ -12,6 +12,7 @@ from core.cache import FeatureCache
 from core.conditions import check_copies
 from core.config import FEATURE_SR, N_MELS, SEGMENT_SECONDS
 from core.datasets import Dataset
+from core.errors import ModelError, ParameterError
 from core.features import SUMMARY_COLUMNS, FeatureParams, compute_features
 from core.models.base import GenreModel, Rows, featurize_audio_dataset, segment_times
 from core.resample import to_rate
@@ -121,25 +122,53 @@ def fit_recording_map(clean: np.ndarray, recorded: np.ndarray) -> RecordingMap:
     return RecordingMap(scale, shift)
 
 
-@dataclass(frozen=True)
+#: Columns that follow the playback level (:func:`change_level`): a band restore does not read
+#: them, so that it commutes with a change of level (the MLP learns the level away).
+LEVEL_COLUMNS = np.array(sorted({*_LEVEL_MEANS, *_LEVEL_VARIANCES, _LOG_ENERGY}))
+#: A band restore's standardised inputs are clipped to +- this many standard deviations of its
+#: training rows: a row far outside them (a silent window) is not extrapolated without bound.
+RESTORE_CLIP = 5.0
+
+
+@dataclass(frozen=True, eq=False)
 class BandRestore:
     """Full-band summary features estimated from band-limited ones (a ridge regression).
 
     In the network's input space (variances as logs, :func:`log_variances`): each of the 57
-    full-band features is the band-limited one plus a change predicted from all 57 standardised
-    band-limited features, ``x + ((x - mean) / scale) @ coef.T + intercept``. How much a band
+    full-band features is the band-limited one plus a change predicted from the standardised
+    band-limited features, ``x + clip((x - mean) / scale) @ coef.T + intercept``. How much a band
     limit moves the high MFCCs depends on how much a song has in that band, which the other
     features (roll-off, centroid, zero crossings) tell; a per-column line cannot, and on the
-    bundled split's full training clips it made the MLP's answers worse, not better.
-    Learnt by :func:`learn_band_restore`.
+    bundled split's full training clips it made the MLP's answers worse, not better. The
+    :data:`LEVEL_COLUMNS` are not read (their ``coef`` columns are 0), so restoring a song played
+    quieter gives the restored song played quieter. Learnt by :func:`learn_band_restore`.
+
+    Parameters
+    ----------
+    max_hz : float
+        The band limit it undoes (:class:`~core.features.FeatureParams` ``max_hz``).
+    segment_seconds : float
+        The window of the features it was learnt on.
+    mean, scale : np.ndarray [shape=(57,)]
+        Standardisation of its inputs (training rows' mean and standard deviation).
+    coef : np.ndarray [shape=(57, 57)]
+        Change of each output column (rows) per standardised input column.
+    intercept : np.ndarray [shape=(57,)]
     """
 
+    max_hz: float
+    segment_seconds: float
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray
     intercept: np.ndarray
 
     def __post_init__(self) -> None:
+        for name in ("max_hz", "segment_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"a band restore's {name} must be a positive number, got {value!r}")
+            object.__setattr__(self, name, float(value))
         n = len(SUMMARY_COLUMNS)
         for name, shape in (("mean", (n,)), ("scale", (n,)), ("coef", (n, n)), ("intercept", (n,))):
             value = np.asarray(getattr(self, name), dtype=np.float64)
@@ -151,23 +180,38 @@ class BandRestore:
             raise ValueError("a band restore's scale must be positive")
 
     def restore(self, X: np.ndarray) -> np.ndarray:
-        """Summary-feature rows as computed (variances as variances), band-limited, as the
-        whole band would have given them."""
+        """Band-limited rows as the whole band would have given them.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, 57)]
+            Summary-feature rows as computed (variances as variances) from audio below
+            :attr:`max_hz`, in windows of :attr:`segment_seconds`.
+
+        Returns
+        -------
+        np.ndarray [shape=(n, 57), dtype=float32]
+            The same rows, full band, variances as variances.
+        """
         Z = log_variances(X).astype(np.float64)
-        Z = Z + ((Z - self.mean) / self.scale) @ self.coef.T + self.intercept
+        z = np.clip((Z - self.mean) / self.scale, -RESTORE_CLIP, RESTORE_CLIP)
+        Z = Z + z @ self.coef.T + self.intercept
         Z[:, VARIANCE_COLUMNS] = np.maximum(np.exp(Z[:, VARIANCE_COLUMNS]) - 1e-8, 0.0)
         return Z.astype(np.float32)
 
-    def to_dict(self) -> dict[str, list[Any]]:
-        return {name: getattr(self, name).tolist() for name in ("mean", "scale", "coef",
-                                                                 "intercept")}
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_hz": self.max_hz, "segment_seconds": self.segment_seconds,
+                **{name: getattr(self, name).tolist()
+                   for name in ("mean", "scale", "coef", "intercept")}}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BandRestore:
-        return cls(*(np.asarray(data[name]) for name in ("mean", "scale", "coef", "intercept")))
+        return cls(data["max_hz"], data["segment_seconds"],
+                   *(np.asarray(data[name]) for name in ("mean", "scale", "coef", "intercept")))
 
 
-def fit_band_restore(limited: np.ndarray, full: np.ndarray, *,
+def fit_band_restore(limited: np.ndarray, full: np.ndarray, *, max_hz: float,
+                     segment_seconds: float,
                      alphas: tuple[float, ...] = tuple(np.logspace(-2, 3, 11))) -> BandRestore:
     """Ridge regression from band-limited rows to the change the band limit made.
 
@@ -176,12 +220,15 @@ def fit_band_restore(limited: np.ndarray, full: np.ndarray, *,
     limited, full : np.ndarray [shape=(n, 57)]
         Summary-feature rows of the same audio, row for row, band-limited and whole, in the
         network's input space (:func:`log_variances`); at least 3 rows.
+    max_hz, segment_seconds : float
+        The band limit and the window of the rows (recorded in the result).
     alphas : tuple of float
         Ridge penalties to choose from by leave-one-out error (scikit-learn's ``RidgeCV``).
 
     Returns
     -------
     BandRestore
+        Its inputs leave out the :data:`LEVEL_COLUMNS`.
     """
     from sklearn.linear_model import RidgeCV
 
@@ -193,8 +240,11 @@ def fit_band_restore(limited: np.ndarray, full: np.ndarray, *,
     mean = limited.mean(axis=0)
     scale = limited.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    ridge = RidgeCV(alphas=alphas).fit((limited - mean) / scale, full - limited)
-    return BandRestore(mean, scale, ridge.coef_, ridge.intercept_)
+    reads = np.setdiff1d(np.arange(limited.shape[1]), LEVEL_COLUMNS)
+    ridge = RidgeCV(alphas=alphas).fit(((limited - mean) / scale)[:, reads], full - limited)
+    coef = np.zeros((limited.shape[1], limited.shape[1]))
+    coef[:, reads] = ridge.coef_
+    return BandRestore(max_hz, segment_seconds, mean, scale, coef, ridge.intercept_)
 
 
 def summary_params(segment_seconds: float, max_hz: float | None = None) -> FeatureParams:
@@ -277,8 +327,9 @@ class MfccMlp(GenreModel):
         super().__init__(epochs=epochs, patience=patience, members=members, **kwargs)
         if not level_augment_db >= 0:
             raise ValueError(f"level_augment_db must be >= 0, got {level_augment_db!r}")
-        if band_restore is not None and max_hz is None:
-            raise ValueError("band_restore undoes a band limit: give max_hz with it")
+        if band_restore is not None and band_restore.max_hz != max_hz:
+            raise ValueError(f"this band restore undoes a band limit at {band_restore.max_hz:g} Hz;"
+                             f" max_hz is {max_hz!r}")
         self.segment_seconds = segment_seconds
         self.dropout = dropout
         self.level_augment_db = level_augment_db
@@ -299,16 +350,40 @@ class MfccMlp(GenreModel):
                 "columns": list(SUMMARY_COLUMNS)}
 
     def audio_rows(self, X: np.ndarray) -> np.ndarray:
-        """Rows computed from audio as the network reads them: through :attr:`band_restore`
-        when the features are band-limited for a network trained on full-band rows."""
-        return X if self.band_restore is None else self.band_restore.restore(X)
+        """Rows computed from audio as the network reads them.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, 57)]
+            Summary-feature rows of :attr:`params` computed from audio.
+
+        Returns
+        -------
+        np.ndarray [shape=(n, 57)]
+            ``X`` through :attr:`band_restore`, when the features are band-limited for a
+            network trained on full-band rows; else ``X`` itself.
+        """
+        if self.band_restore is None:
+            return X
+        if self.band_restore.segment_seconds != self.segment_seconds:
+            raise ModelError(f"the band restore was learnt on {self.band_restore.segment_seconds:g}-s "
+                             f"windows; this MLP reads {self.segment_seconds:g}-s windows")
+        return self.band_restore.restore(X)
 
     def featurize_dataset(self, dataset: Dataset, *, cache: FeatureCache | None, n_jobs: int,
                           progress: bool) -> Rows:
         if dataset.features is not None:
+            if self.max_hz is not None and self.band_restore is None:
+                raise ParameterError("a band-limited MLP (max_hz) trains on a feature table only "
+                                     "with a band restore, since the table's rows are full-band; "
+                                     "train it on audio, or give band_restore")
             if "length" in dataset.manifest:
                 seconds = float(np.median(dataset.manifest["length"])) / FEATURE_SR
                 self.segment_seconds = float(max(1.0, round(seconds)))
+            if self.band_restore and self.band_restore.segment_seconds != self.segment_seconds:
+                raise ParameterError(
+                    f"the band restore was learnt on {self.band_restore.segment_seconds:g}-s "
+                    f"windows; this table's rows are {self.segment_seconds:g}-s windows")
             return Rows(dataset.features.astype(np.float32), np.arange(len(dataset.features)), {})
         rows = featurize_audio_dataset(dataset, self.params, cache=cache, n_jobs=n_jobs,
                                        progress=progress)
@@ -409,4 +484,5 @@ def learn_band_restore(dataset: Dataset, rows: np.ndarray, *, max_hz: float,
                      for limit in (None, max_hz))
     if not np.array_equal(full.track, limited.track):  # cannot happen: the same files, read twice
         raise ValueError("the band-limited features do not cover the same segments")
-    return fit_band_restore(log_variances(limited.X), log_variances(full.X))
+    return fit_band_restore(log_variances(limited.X), log_variances(full.X), max_hz=max_hz,
+                            segment_seconds=segment_seconds)
