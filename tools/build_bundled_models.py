@@ -125,6 +125,11 @@ def gtzan_audio(shared: Path) -> Dataset:
     return concat_datasets(parts, name="GTZAN audio (excerpts + full clips)")
 
 
+def gtzan_table(shared: Path) -> Dataset:
+    """The 1000-row GTZAN feature table (``features_30_sec.csv``) the MLP trains on."""
+    return load_dataset(shared / "data/gtzan/features_30_sec.csv", "features-csv")
+
+
 def bundled_split(audio: Dataset) -> Split:
     split = balanced_group_split(audio, test_size=0.25, valid_size=0.15, seed=SPLIT_SEED)
     split = Split(f"bundled: artists dealt per genre, seed {SPLIT_SEED} (60/15/25%)",
@@ -258,6 +263,11 @@ def write_provenance(audio: Dataset, table: Dataset, split: Split) -> None:
     (the MLP's are the table rows of the train and valid artists)."""
     for name in ("cnn", "yamnet"):
         record_training_tracks(OUT / name, audio, split)
+    record_mlp_tracks(audio, table, split)
+
+
+def record_mlp_tracks(audio: Dataset, table: Dataset, split: Split) -> None:
+    """The bundled MLP's ``trained_tracks.json``: the table rows of the train and valid artists."""
     record_training_tracks(OUT / "mlp", table, table_split(table, audio, split))
 
 
@@ -359,7 +369,7 @@ def refit_mlp_restore(shared: Path) -> None:
     ensemble on them (clean and under each fitted recording). No network is trained and the
     pool is not refitted: its out-of-fold MLP answers keep the restore they were made with
     until the next full build."""
-    from core.ensemble import Ensemble
+    from core.predict import load_models
 
     warnings.simplefilter("ignore")
     cache = FeatureCache()
@@ -373,14 +383,14 @@ def refit_mlp_restore(shared: Path) -> None:
                     "table_test": table_test}
     evaluate_on(mlp, audio, split, cache)
     mlp.save(OUT / "mlp")  # a new folder: its training tracks are recorded again
-    table = load_dataset(shared / "data/gtzan/features_30_sec.csv", "features-csv")
-    record_training_tracks(OUT / "mlp", table, table_split(table, audio, split))
+    record_mlp_tracks(audio, gtzan_table(shared), split)
     print(f"mlp: test accuracy {mlp.metrics_['track']['accuracy']:.3f}", flush=True)
     refresh_metrics()
-    ensemble = Ensemble.load(OUT)
+    loaded = load_models(OUT)
+    ensemble = loaded.ensemble
     if ensemble is None:
         return
-    models = {name: GenreModel.load(OUT / name) for name in ensemble.folders}
+    models = {name: loaded.models[name] for name in ensemble.folders}
     test = audio.subset(split.test)
     with tempfile.TemporaryDirectory(prefix="genrelab-conditions-") as recordings:
         copies = write_condition_copies(test, FIT_CONDITIONS, recordings)
@@ -530,7 +540,7 @@ def main() -> None:
     split = bundled_split(audio)
     print(f"{audio.name}: {len(audio.manifest)} files; split {split.sizes()}", flush=True)
 
-    table = load_dataset(shared / "data/gtzan/features_30_sec.csv", "features-csv")
+    table = gtzan_table(shared)
     with tempfile.TemporaryDirectory(prefix="genrelab-conditions-") as recordings:
         build(audio, split, table, cache, recordings, extras_file, no_baseline=args.no_baseline)
 
